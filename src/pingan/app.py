@@ -1,0 +1,127 @@
+"""The FastAPI application: routers of every domain, structured errors, limits and headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+
+from pingan import __version__
+from pingan.background import Worker
+from pingan.config import Settings
+from pingan.db import make_engine, make_session_factory
+from pingan.errors import PinganError
+
+log = logging.getLogger("pingan")
+
+
+def _validation_body(errors: list[Any]) -> dict[str, Any]:
+    details = [
+        {"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    return {
+        "error": {
+            "code": "validation_error",
+            "message": "提交的数据不符合要求，请检查标出的字段",
+            "message_en": "the request is invalid; see the fields listed",
+            "details": details,
+        }
+    }
+
+
+def create_app(
+    settings: Settings | None = None,
+    background: bool | None = None,
+    extra_jobs: list[Callable[[], object]] | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.db_url)
+    factory = make_session_factory(engine)
+    run_bg = settings.run_background if background is None else background
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(factory, settings, extra_jobs) if run_bg else None
+        if worker:
+            worker.start()
+        yield
+        if worker:
+            worker.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Pingan 平安 API",
+        version=__version__,
+        lifespan=lifespan,
+        description="三网融合指挥中心：网格 + 12345 + 110 — one command center for every citizen matter.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+
+    @app.exception_handler(PinganError)
+    async def _pingan_error(request: Request, exc: PinganError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def _model_invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "db_unavailable",
+                    "message": "数据库繁忙，请稍后重试",
+                    "message_en": "database busy or unavailable; retry",
+                }
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.middleware("http")
+    async def _limits_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse(
+                {"error": {"code": "too_large", "message": "提交的内容过大", "message_en": "request body too large"}},
+                status_code=413,
+            )
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    from pingan import admin_views
+    from pingan.cases import views as case_views
+    from pingan.intake import views as intake_views
+    from pingan.orgs import views as org_views
+
+    for router in (org_views.router, intake_views.router, case_views.router, admin_views.router):
+        app.include_router(router)
+    _include_optional(app)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of domain packages that add them (geo, dispatch, web, …) register through `ROUTERS`."""
+    from pingan import plugins
+
+    for router in plugins.routers():
+        app.include_router(router)

@@ -1,0 +1,46 @@
+"""Work a server process does besides answering requests: the sweeper and outbox delivery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.cases.sweeper import sweep_once
+from pingan.config import Settings
+from pingan.notify.outbox import LogSender, Sender, WebhookSender, deliver
+
+log = logging.getLogger("pingan.background")
+
+
+def senders(settings: Settings) -> list[Sender]:
+    out: list[Sender] = [LogSender()]
+    if settings.webhook_url:
+        out.append(WebhookSender(settings.webhook_url))
+    return out
+
+
+class Worker(threading.Thread):
+    def __init__(
+        self, factory: sessionmaker[Session], settings: Settings, extra: list[Callable[[], object]] | None = None
+    ) -> None:
+        super().__init__(name="pingan-background", daemon=True)
+        self.factory = factory
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.senders = senders(settings)
+        self.extra = extra or []
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            for job in [lambda: sweep_once(self.factory), lambda: deliver(self.factory, self.senders), *self.extra]:
+                try:
+                    job()
+                except Exception:  # keep the loop alive; the next pass retries
+                    log.exception("background job failed")
+            self.stop_event.wait(self.settings.sweeper_interval_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()

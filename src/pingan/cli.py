@@ -1,0 +1,212 @@
+"""The `pingan` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pingan.config import REPO_ROOT, Settings
+
+app = typer.Typer(help="Pingan 平安 — 三网融合指挥中心 command line", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations)", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts", no_args_is_help=True)
+policy_app = typer.Typer(help="Policy files (deadlines, departments, …)", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident timeline", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (sqlite:///… or postgresql://…)")]
+HostOpt = Annotated[str, typer.Option("--host")]
+PortOpt = Annotated[int, typer.Option("--port")]
+
+
+def _settings(db: str | None) -> Settings:
+    s = Settings()
+    if db:
+        s.db_url = db
+    return s
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Bring the schema up to date."""
+    from pingan.migrate import upgrade
+
+    s = _settings(db)
+    upgrade(s.db_url)
+    console.print(f"[green]schema up to date[/] ({s.db_url})")
+
+
+@app.command()
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    db: DbOpt = None,
+    seed: Annotated[bool, typer.Option(help="load divisions and departments if missing")] = True,
+) -> None:
+    """Run the server (migrates the schema first)."""
+    import uvicorn
+
+    from pingan.app import create_app
+    from pingan.migrate import upgrade
+
+    s = _settings(db)
+    upgrade(s.db_url)
+    if seed:
+        _seed_org(s)
+    console.print(f"Pingan 平安 at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
+    uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
+
+
+def _seed_org(s: Settings) -> None:
+    from pingan.db import make_engine, make_session_factory, session_scope
+    from pingan.sim.org import seed_organisation
+
+    engine = make_engine(s.db_url)
+    with session_scope(make_session_factory(engine)) as session:
+        seed_organisation(session)
+    engine.dispose()
+
+
+@app.command()
+def demo(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    db: DbOpt = None,
+    cases: Annotated[int, typer.Option(help="how many demo cases to seed")] = 5000,
+    fresh: Annotated[bool, typer.Option(help="start from an empty demo database")] = False,
+    stream: Annotated[bool, typer.Option(help="keep a light simulated stream of intake and actions")] = True,
+) -> None:
+    """Seed the demo city (Yueyang, ~5,000 cases from real messages) and serve it."""
+    import uvicorn
+
+    from pingan.app import create_app
+    from pingan.sim import demo as demo_mod
+    from pingan.sim.org import DEMO_PASSWORD, DEMO_USERS
+
+    s = _settings(db or f"sqlite:///{REPO_ROOT / 'var' / 'demo.db'}")
+    jobs = demo_mod.prepare(s, cases=cases, fresh=fresh, console=console)
+    console.print(f"\n[bold green]Pingan 平安 demo[/] at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
+    console.print(f"Demo logins (password [bold]{DEMO_PASSWORD}[/]):")
+    for u in DEMO_USERS:
+        console.print(f"  {u.username:<10} {u.display_name} ({u.role})")
+    s.sweeper_interval_s = min(s.sweeper_interval_s, 10)
+    uvicorn.run(create_app(s, extra_jobs=jobs if stream else []), host=host, port=port, log_level="warning")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="operator, dispatcher, handler, …")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    region: Annotated[str, typer.Option(help="jurisdiction region code")] = "430600",
+    department: Annotated[str | None, typer.Option(help="department code, for handlers")] = None,
+    channel: Annotated[str | None, typer.Option(help="channel, for channel accounts")] = None,
+    token: Annotated[bool, typer.Option(help="print an API token (channel systems)")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Create an account (the password must be changed at first login)."""
+    from sqlalchemy import select
+
+    from pingan.db import make_engine, make_session_factory, session_scope
+    from pingan.errors import PinganError
+    from pingan.orgs import service as orgs
+    from pingan.orgs.models import Department
+    from pingan.orgs.roles import Role
+
+    s = _settings(db)
+    try:
+        role_v = Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role}[/]; one of {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from None
+    engine = make_engine(s.db_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            dep_id = None
+            if department:
+                dep = session.scalars(select(Department).where(Department.code == department)).one_or_none()
+                if dep is None:
+                    console.print(f"[red]unknown department code {department}[/]")
+                    raise typer.Exit(2)
+                dep_id = dep.id
+            user = orgs.create_user(session, username, password, role_v, name, region, dep_id, channel)
+            console.print(f"[green]created[/] {user.username} ({role_v.value}), id {user.id}")
+            if token:
+                console.print(f"API token: {orgs.issue_token(session, user, 'api')}")
+    except PinganError as exc:
+        console.print(f"[red]{exc.zh}[/] / {exc.en}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@policy_app.command("check")
+def policy_check(file: Path) -> None:
+    """Validate a policy file; prints what is wrong and exits 1 if anything is."""
+    from pingan.errors import PinganError
+    from pingan.policy.registry import check_file
+
+    if not file.exists():
+        console.print(f"[red]no such file: {file}[/]")
+        raise typer.Exit(2)
+    try:
+        model = check_file(file)
+    except PinganError as exc:
+        console.print(f"[red]✗ {exc.zh}[/]\n  {exc.en}")
+        if exc.details:
+            console.print_json(json.dumps(exc.details, ensure_ascii=False))
+        raise typer.Exit(1) from None
+    console.print(f"[green]✓ {file}[/] is a valid {type(model).__name__}")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None) -> None:
+    """Check every case timeline's hash chain; names each edited or deleted event."""
+    from rich.progress import Progress
+
+    from pingan.audit.chain import verify_all
+    from pingan.db import make_engine, make_session_factory
+
+    s = _settings(db)
+    engine = make_engine(s.db_url)
+    with make_session_factory(engine)() as session, Progress(console=console, transient=True) as progress:
+        progress.add_task("verifying timelines…", total=None)
+        n_cases, n_events, problems = verify_all(session)
+    engine.dispose()
+    for p in problems:
+        console.print(f"[red]✗ {p}[/]")
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/] in {n_cases} cases / {n_events} events")
+        raise typer.Exit(1)
+    console.print(f"[green]✓ chain intact[/]: {n_cases} cases, {n_events} events")
+
+
+@app.command()
+def sweep(db: DbOpt = None) -> None:
+    """Run one pass of the SLA sweeper (催办/督办/升级) and deliver the outbox."""
+    from pingan.background import senders
+    from pingan.cases.sweeper import sweep_once
+    from pingan.db import make_engine, make_session_factory
+    from pingan.notify.outbox import deliver
+
+    s = _settings(db)
+    engine = make_engine(s.db_url)
+    factory = make_session_factory(engine)
+    counts = sweep_once(factory)
+    counts["delivered"] = deliver(factory, senders(s))
+    engine.dispose()
+    console.print_json(json.dumps(counts))
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,92 @@
+"""FastAPI dependencies shared by every domain's views: the database session and the acting user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from pingan.cases.actors import Actor
+from pingan.config import Settings
+from pingan.errors import Forbidden, Unauthorized
+from pingan.orgs import service as orgs
+from pingan.orgs.models import User
+from pingan.orgs.roles import Role
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _bearer(authorization: str | None, request: Request) -> str:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    cookie = request.cookies.get("pingan_token")
+    if cookie:
+        return cookie
+    raise Unauthorized("login_required", "请先登录", "authentication required")
+
+
+def current_user(request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> User:
+    token = _bearer(authorization, request)
+    settings = get_settings(request)
+    user = orgs.authenticate(session, token, timedelta(minutes=settings.session_idle_minutes))
+    session.commit()
+    return user
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        id=user.id,
+        name=user.display_name,
+        role=Role(user.role),
+        department_id=user.department_id,
+        region_code=user.region_code,
+        channel=user.channel,
+    )
+
+
+def current_actor(user: UserDep) -> Actor:
+    if user.must_change_password and user.role != Role.CHANNEL:
+        raise Forbidden("password_change_required", "首次登录请先修改密码", "change your password before continuing")
+    return actor_of(user)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def require_roles(*roles: Role) -> Any:
+    def dep(actor: ActorDep) -> Actor:
+        if actor.role not in roles:
+            raise Forbidden(
+                "role_forbidden",
+                "当前角色无权访问",
+                f"role '{actor.role}' may not use this endpoint",
+                allowed=[str(r) for r in roles],
+            )
+        return actor
+
+    return Depends(dep)

@@ -1,0 +1,97 @@
+"""Coordinate systems used by Chinese map sources: WGS-84 (GPS, 天地图), GCJ-02 (Amap, Tencent, WeChat)
+and BD-09 (Baidu). Pingan stores WGS-84 and converts at the edges.
+
+GCJ-02 is an obfuscation without a closed-form inverse; `gcj02_to_wgs84` iterates the forward transform
+until the round trip is within a millimetre.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+CRS = Literal["wgs84", "gcj02", "bd09"]
+CRS_VALUES: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
+
+_A = 6378245.0
+_EE = 0.00669342162296594323
+_X_PI = math.pi * 3000.0 / 180.0
+
+
+def _transform_lat(x: float, y: float) -> float:
+    ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    ret += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    ret += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    ret += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    return ret
+
+
+def _transform_lon(x: float, y: float) -> float:
+    ret = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    ret += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    ret += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    ret += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    return ret
+
+
+def out_of_china(lon: float, lat: float) -> bool:
+    return not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271)
+
+
+def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
+    if out_of_china(lon, lat):
+        return lon, lat
+    dlat = _transform_lat(lon - 105.0, lat - 35.0)
+    dlon = _transform_lon(lon - 105.0, lat - 35.0)
+    radlat = lat / 180.0 * math.pi
+    magic = 1 - _EE * math.sin(radlat) ** 2
+    sqrtmagic = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrtmagic) * math.pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * math.cos(radlat) * math.pi)
+    return lon + dlon, lat + dlat
+
+
+def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
+    if out_of_china(lon, lat):
+        return lon, lat
+    wlon, wlat = lon, lat
+    for _ in range(30):
+        glon, glat = wgs84_to_gcj02(wlon, wlat)
+        dlon, dlat = glon - lon, glat - lat
+        if abs(dlon) < 1e-9 and abs(dlat) < 1e-9:
+            break
+        wlon, wlat = wlon - dlon, wlat - dlat
+    return wlon, wlat
+
+
+def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
+    z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * _X_PI)
+    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _X_PI)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
+    x, y = lon - 0.0065, lat - 0.006
+    z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _X_PI)
+    theta = math.atan2(y, x) - 0.000003 * math.cos(x * _X_PI)
+    return z * math.cos(theta), z * math.sin(theta)
+
+
+def to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    if crs == "wgs84":
+        return lon, lat
+    if crs == "gcj02":
+        return gcj02_to_wgs84(lon, lat)
+    if crs == "bd09":
+        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    raise ValueError(f"unknown crs {crs!r}; one of {CRS_VALUES}")
+
+
+def from_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    if crs == "wgs84":
+        return lon, lat
+    if crs == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if crs == "bd09":
+        return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+    raise ValueError(f"unknown crs {crs!r}; one of {CRS_VALUES}")

@@ -1,0 +1,126 @@
+"""The one intake pipeline every channel shares:
+
+normalise (adapter) → find resubmission → locate → route (classify, triage, duplicates, responsibility)
+→ store with the 受理 event → dispatch automatically when confident → notify the grid.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from pingan.cases import service
+from pingan.cases.actors import Actor
+from pingan.cases.lifecycle import Status
+from pingan.cases.models import Case
+from pingan.cases.schemas import ActionInput
+from pingan.dispatch import api as dispatch
+from pingan.geo.locate import locate
+from pingan.intake.adapters import IntakeRecord
+from pingan.intake.schemas import IntakeResult
+from pingan.notify import outbox
+from pingan.timeutil import utcnow
+
+SYSTEM = Actor.system("自动派遣")
+
+
+def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | None = None) -> IntakeResult:
+    at = at or utcnow()
+    existing = service.find_by_external(session, rec.channel, rec.external_id)
+    if existing is not None:
+        return _result(existing, created=False)
+    loc = locate(session, rec.lon, rec.lat, rec.address or rec.title)
+    decision = dispatch.route(
+        session,
+        title=rec.title,
+        content=rec.content,
+        channel=rec.channel,
+        county_code=loc.county_code,
+        region_code=loc.region_code,
+        lon=rec.lon,
+        lat=rec.lat,
+    )
+    case = Case(
+        channel=rec.channel,
+        external_id=rec.external_id,
+        case_type=rec.case_type,
+        urgency=rec.urgency,
+        title=rec.title,
+        content=rec.content,
+        address=rec.address,
+        lon=rec.lon,
+        lat=rec.lat,
+        region_code=loc.grid_code or loc.region_code,
+        county_code=loc.county_code,
+        town_code=loc.town_code,
+        village_code=loc.village_code,
+        grid_code=loc.grid_code,
+        locate_level=loc.level,
+        category=decision.category,
+        caller_name=rec.caller_name,
+        caller_phone=rec.caller_phone,
+        confidential=rec.confidential,
+        reporter_id=rec.reporter_id,
+        received_at=rec.received_at,
+        owner_platform="110" if rec.channel == "police_110" else "12345",
+        routing=decision.to_json(),
+        extra=rec.extra,
+        departments=[],
+    )
+    data = {
+        "channel": rec.channel,
+        "external_id": rec.external_id,
+        "attachment_ids": rec.attachment_ids,
+        "locate": {"level": loc.level, "confidence": loc.confidence, "matched": loc.matched},
+    }
+    case, created = service.open_case(session, case, actor, at, data)
+    if not created:
+        return _result(case, created=False)
+    if rec.channel == "police_110":
+        # Accepting a 110 transfer makes the 12345 side the owner from now on.
+        case.owner_platform = "12345"
+    if case.grid_code:
+        outbox.enqueue(
+            session,
+            f"grid:{case.id}",
+            "notify",
+            case.id,
+            f"grid:{case.grid_code}",
+            {"tracking_code": case.tracking_code, "title": case.title},
+            at,
+        )
+    auto = False
+    if rec.on_spot_result and actor.role == "grid_worker":
+        service.act(session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at)
+    elif decision.auto and decision.department_id and not decision.triage:
+        service.act(session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at)
+        service.act(
+            session,
+            case.id,
+            "assign",
+            SYSTEM,
+            ActionInput(
+                department_id=decision.department_id,
+                co_department_ids=decision.co_department_ids,
+                note=f"自动派遣（置信度 {decision.confidence:.2f}）",
+            ),
+            at,
+        )
+        auto = True
+    return _result(case, created=True, auto=auto)
+
+
+def _result(case: Case, created: bool, auto: bool = False) -> IntakeResult:
+    return IntakeResult(
+        case_id=case.id,
+        tracking_code=case.tracking_code,
+        status=case.status,
+        created=created,
+        region_code=case.region_code,
+        locate_level=case.locate_level,
+        category=case.category,
+        department_id=case.department_id,
+        auto_dispatched=auto
+        or (created is False and case.status != Status.RECEIVED and bool((case.routing or {}).get("auto"))),
+    )

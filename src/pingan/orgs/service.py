@@ -1,0 +1,178 @@
+"""Users, departments and login tokens: the only writer of the orgs tables."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pingan.errors import Conflict, Invalid, Unauthorized
+from pingan.orgs.models import AuthToken, Department, User
+from pingan.orgs.passwords import check_complexity, hash_password, verify_password
+from pingan.orgs.policies import DepartmentPolicy
+from pingan.orgs.roles import Role
+from pingan.policy import registry
+from pingan.timeutil import utcnow
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=10)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role | str,
+    display_name: str = "",
+    region_code: str = "430600",
+    department_id: int | None = None,
+    channel: str | None = None,
+    must_change_password: bool = True,
+    check: bool = True,
+) -> User:
+    role = Role(role)
+    if check:
+        check_complexity(password)
+    if role == Role.HANDLER and department_id is None:
+        raise Invalid(
+            "department_required", "部门处置人员必须属于一个部门", "a handler needs a department", field="department_id"
+        )
+    if role == Role.CHANNEL and channel is None:
+        raise Invalid("channel_required", "渠道账号必须指定渠道", "a channel account needs a channel", field="channel")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        region_code=region_code,
+        department_id=department_id,
+        channel=channel,
+        must_change_password=must_change_password,
+        created_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("username_taken", f"用户名 {username} 已存在", f"username {username} is taken") from exc
+    return user
+
+
+def login(session: Session, username: str, password: str, now: datetime | None = None) -> tuple[str, User]:
+    now = now or utcnow()
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    bad = Unauthorized("bad_credentials", "用户名或密码错误", "wrong username or password")
+    if user is None or not user.active:
+        raise bad
+    if user.locked_until and user.locked_until > now:
+        raise Unauthorized(
+            "locked",
+            "连续登录失败次数过多，账号已锁定 10 分钟",
+            "too many failed logins; the account is locked for 10 minutes",
+            status=423,
+        )
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+        session.commit()
+        raise bad
+    user.failed_logins = 0
+    user.locked_until = None
+    return issue_token(session, user, "session", now), user
+
+
+def issue_token(session: Session, user: User, kind: str = "session", now: datetime | None = None) -> str:
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    session.add(AuthToken(token_hash=token_digest(token), user_id=user.id, kind=kind, created_at=now, last_seen_at=now))
+    session.flush()
+    return token
+
+
+def authenticate(session: Session, token: str, idle: timedelta, now: datetime | None = None) -> User:
+    now = now or utcnow()
+    row = session.scalars(select(AuthToken).where(AuthToken.token_hash == token_digest(token))).one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("bad_token", "登录已失效，请重新登录", "invalid or revoked token")
+    if row.kind == "session" and now - row.last_seen_at > idle:
+        raise Unauthorized("session_expired", "长时间未操作，请重新登录", "session expired after inactivity")
+    if now - row.last_seen_at > timedelta(seconds=30):
+        row.last_seen_at = now
+    user = row.user
+    if not user.active:
+        raise Unauthorized("user_inactive", "账号已停用", "account disabled")
+    return user
+
+
+def revoke(session: Session, token: str) -> None:
+    row = session.scalars(select(AuthToken).where(AuthToken.token_hash == token_digest(token))).one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+def change_password(session: Session, user: User, old: str, new: str) -> None:
+    if not verify_password(user.password_hash, old):
+        raise Unauthorized("bad_credentials", "原密码错误", "the current password is wrong")
+    if old == new:
+        raise Invalid("same_password", "新密码不能与原密码相同", "the new password must differ", field="new_password")
+    check_complexity(new)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+
+
+def seed_departments(session: Session, county_codes: dict[str, str]) -> int:
+    """City departments from the departments policy, plus a counterpart in every county that has one.
+
+    county_codes maps code → name (e.g. 430602 → 岳阳楼区). Idempotent.
+    """
+    pol = registry.load("departments", DepartmentPolicy)
+    existing = {d.code: d for d in session.scalars(select(Department))}
+    n = 0
+    for spec in pol.departments:
+        city = existing.get(spec.code)
+        if city is None:
+            city = Department(
+                code=spec.code,
+                name=pol.city_prefix + spec.name,
+                short_name=spec.short_name,
+                name_en=spec.name_en,
+                region_code="430600",
+            )
+            session.add(city)
+            session.flush()
+            n += 1
+        if not spec.county_counterpart:
+            continue
+        for code, cname in county_codes.items():
+            key = f"{spec.code}_{code}"
+            if key not in existing:
+                session.add(
+                    Department(
+                        code=key,
+                        name=cname + spec.name,
+                        short_name=f"{cname[:-1]}{spec.short_name}",
+                        name_en=spec.name_en,
+                        region_code=code,
+                        parent_id=city.id,
+                    )
+                )
+                n += 1
+    session.flush()
+    return n
+
+
+def counterpart(session: Session, city_department_code: str, county_code: str) -> Department | None:
+    """The county counterpart of a city department (or the city department itself)."""
+    dep = session.scalars(select(Department).where(Department.code == f"{city_department_code}_{county_code}")).first()
+    return dep or session.scalars(select(Department).where(Department.code == city_department_code)).first()
