@@ -208,5 +208,15 @@ def sweep(db: DbOpt = None) -> None:
     console.print_json(json.dumps(counts))
 
 
+def _mount_plugins() -> None:
+    from pingan.plugins import cli_apps
+
+    for name, sub in cli_apps():
+        app.add_typer(sub, name=name)
+
+
+_mount_plugins()
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

@@ -1,14 +1,22 @@
-"""The list of optional routers: each domain package that serves HTTP adds its module here."""
+"""Registries of optional parts: routers and CLI sub-apps that domain packages add."""
 
 from __future__ import annotations
 
 import importlib
 
+import typer
 from fastapi import APIRouter
 
-# Modules with a module-level `router`; added by the packages that own them.
+# Modules with a module-level `router`; each package that serves HTTP appends its module.
 ROUTER_MODULES: list[str] = []
+
+# (command name, module with a typer `app`); mounted as `pingan NAME`.
+CLI_MODULES: list[tuple[str, str]] = []
 
 
 def routers() -> list[APIRouter]:
     return [importlib.import_module(name).router for name in ROUTER_MODULES]
+
+
+def cli_apps() -> list[tuple[str, typer.Typer]]:
+    return [(name, importlib.import_module(mod).app) for name, mod in CLI_MODULES]
