@@ -15,6 +15,7 @@ class Role(StrEnum):
     ADMIN = "admin"  # 管理员: users, policy
     CHANNEL = "channel"  # a channel platform's API client (12345 / 110 system)
     SYSTEM = "system"  # the sweeper and the automatic dispatcher
+    MEDIATOR = "mediator"  # 调解员: people's mediation (pingan.mediation)
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -27,6 +28,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.ADMIN: "管理员",
     Role.CHANNEL: "渠道接口",
     Role.SYSTEM: "系统",
+    Role.MEDIATOR: "调解员",
 }
 
 STAFF_ROLES = frozenset(Role) - {Role.SYSTEM}
