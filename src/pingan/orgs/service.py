@@ -37,6 +37,7 @@ def create_user(
     channel: str | None = None,
     must_change_password: bool = True,
     check: bool = True,
+    password_hash: str | None = None,
 ) -> User:
     role = Role(role)
     if check:
@@ -50,7 +51,8 @@ def create_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        # A precomputed hash of `password` (the demo creates many accounts with one password).
+        password_hash=password_hash or hash_password(password),
         role=role,
         region_code=region_code,
         department_id=department_id,
