@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.app import create_app
 from pingan.config import Settings
-from pingan.db import make_engine, make_session_factory, session_scope
+from pingan.db import make_autocommit_factory, make_engine, make_session_factory, session_scope
 from pingan.migrate import upgrade
 from pingan.sim.org import DEMO_PASSWORD, seed_demo_users, seed_organisation
 
@@ -101,7 +101,8 @@ def db(request: pytest.FixtureRequest) -> Iterator[Database]:
 
 @pytest.fixture
 def session(db: Database) -> Iterator[Session]:
-    with db.session() as s:
+    """Autocommit: every query sees what the server has committed so far, and holds no lock."""
+    with make_autocommit_factory(db.engine)() as s:
         yield s
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from pingan import __version__
 from pingan.background import Worker
 from pingan.config import Settings
-from pingan.db import make_engine, make_session_factory
+from pingan.db import make_engine, make_readonly_factory, make_session_factory
 from pingan.errors import PinganError
 
 log = logging.getLogger("pingan")
@@ -66,6 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = factory
+    app.state.readonly_factory = make_readonly_factory(engine)
 
     @app.exception_handler(PinganError)
     async def _pingan_error(request: Request, exc: PinganError) -> JSONResponse:

@@ -75,9 +75,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking
-        # when both try to upgrade a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking when both
+        # try to upgrade a read lock. Read-only work asks for DEFERRED (WAL readers never block writers);
+        # "NONE" leaves every statement in its own transaction (autocommit).
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode != "NONE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
@@ -87,6 +90,17 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_readonly_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads: on SQLite they do not take the write lock."""
+    return sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+
+
+def make_autocommit_factory(engine: Engine) -> sessionmaker[Session]:
+    """Every statement its own transaction: for inspection tools and tests that watch a live database."""
+    eng = engine.execution_options(isolation_level="AUTOCOMMIT", sqlite_begin="NONE")
+    return sessionmaker(eng, expire_on_commit=False)
 
 
 @contextmanager

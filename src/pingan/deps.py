@@ -18,7 +18,11 @@ from pingan.orgs.roles import Role
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    factory: sessionmaker[Session] = request.app.state.session_factory
+    # Reads must not hold SQLite's write lock; PostgreSQL treats both the same.
+    readonly = request.method in ("GET", "HEAD", "OPTIONS")
+    factory: sessionmaker[Session] = (
+        request.app.state.readonly_factory if readonly else request.app.state.session_factory
+    )
     session = factory()
     try:
         yield session
