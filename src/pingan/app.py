@@ -109,6 +109,10 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
+    from pingan.security import http as security_http
+
+    security_http.install(app)  # rate limits, CSRF check, more security headers
+
     from pingan import admin_views
     from pingan.cases import views as case_views
     from pingan.intake import views as intake_views

@@ -12,6 +12,8 @@ MODEL_MODULES = [
     "pingan.geo.models",
     "pingan.cases.models",
     "pingan.notify.models",
+    "pingan.security.models",
+    "pingan.auth.models",
 ]
 
 for _name in MODEL_MODULES:

@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from pingan.db import Base
+from pingan.security.crypto import EncryptedText
 
 
 class Case(Base):
@@ -44,8 +45,12 @@ class Case(Base):
     locate_level: Mapped[str] = mapped_column(String(10), default="city")
     category: Mapped[str | None] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(20))
-    caller_name: Mapped[str | None] = mapped_column(String(64))
-    caller_phone: Mapped[str | None] = mapped_column(String(32))
+    # Personal information, encrypted by the application (pingan.security.crypto); masked on display.
+    caller_name: Mapped[str | None] = mapped_column(EncryptedText("cases.caller_name"))
+    caller_phone: Mapped[str | None] = mapped_column(EncryptedText("cases.caller_phone"))
+    caller_id_number: Mapped[str | None] = mapped_column(EncryptedText("cases.caller_id_number"))
+    # Kept in clear so that the public tracking lookup needs no decryption (set from caller_phone).
+    caller_phone_last4: Mapped[str | None] = mapped_column(String(4))
     confidential: Mapped[bool] = mapped_column(default=False)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -87,6 +92,11 @@ class Case(Base):
     departments: Mapped[list[CaseDepartment]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseDepartment.id"
     )
+
+    @validates("caller_phone")
+    def _phone_last4(self, _key: str, value: str | None) -> str | None:
+        self.caller_phone_last4 = value[-4:] if value else None
+        return value
 
 
 class CaseDepartment(Base):

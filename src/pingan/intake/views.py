@@ -1,5 +1,6 @@
 """HTTP intake: one endpoint per channel (and a batch form), the public self-report and tracking."""
 
+import hmac
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -125,7 +126,7 @@ def track(
     phone_last4: Annotated[str, Query(pattern=r"^\d{4}$")],
 ) -> s.TrackOut:
     case = session.scalars(select(Case).where(Case.tracking_code == code.strip().upper())).one_or_none()
-    if case is None or not case.caller_phone or not case.caller_phone.endswith(phone_last4):
+    if case is None or not case.caller_phone_last4 or not hmac.compare_digest(case.caller_phone_last4, phone_last4):
         # The same answer whether the code is unknown or the digits are wrong: no guessing of codes.
         raise NotFound(
             "track_not_found", "未找到该编号的事项，或手机号后四位不符", "no case with that code and phone digits"

@@ -69,29 +69,86 @@ def create_user(
     return user
 
 
-def login(session: Session, username: str, password: str, now: datetime | None = None) -> tuple[str, User]:
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    now: datetime | None = None,
+    *,
+    otp: str | None = None,
+    ip: str = "",
+) -> tuple[str, User]:
+    """Check the password (and the TOTP code when the account has one); 5 failures lock it for 10 minutes.
+
+    Every outcome is written to the security-event log.
+    """
+    from pingan.auth import service as auth
+    from pingan.security import events
+
     now = now or utcnow()
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     bad = Unauthorized("bad_credentials", "用户名或密码错误", "wrong username or password")
     if user is None or not user.active:
+        events.record(
+            session, "login_failed", outcome="failed", actor_name=username[:64], ip=ip, detail="unknown or inactive"
+        )
+        session.commit()
         raise bad
     if user.locked_until and user.locked_until > now:
+        events.record(
+            session,
+            "login_failed",
+            outcome="denied",
+            actor_id=user.id,
+            actor_name=username,
+            ip=ip,
+            detail="account locked",
+        )
+        session.commit()
         raise Unauthorized(
             "locked",
             "连续登录失败次数过多，账号已锁定 10 分钟",
             "too many failed logins; the account is locked for 10 minutes",
             status=423,
         )
-    if not verify_password(user.password_hash, password):
+    password_ok = verify_password(user.password_hash, password)
+    second = auth.second_factor(session, user, otp, now) if password_ok else None
+    if not password_ok or second == "bad":
         user.failed_logins += 1
+        events.record(
+            session,
+            "login_failed",
+            outcome="failed",
+            actor_id=user.id,
+            actor_name=username,
+            ip=ip,
+            detail="wrong password" if not password_ok else "wrong one-time code",
+            data={"failures": user.failed_logins},
+        )
         if user.failed_logins >= MAX_FAILURES:
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
+            events.record(
+                session,
+                "lockout",
+                outcome="denied",
+                actor_id=user.id,
+                actor_name=username,
+                ip=ip,
+                data={"until": user.locked_until.isoformat()},
+            )
         session.commit()
         raise bad
+    if second == "missing":
+        session.commit()
+        raise Unauthorized("otp_required", "请输入动态口令", "this account needs its one-time code (otp)")
     user.failed_logins = 0
     user.locked_until = None
-    return issue_token(session, user, "session", now), user
+    token = issue_token(session, user, "session", now)
+    events.record(
+        session, "login", actor_id=user.id, actor_name=username, ip=ip, data={"second_factor": second == "ok"}
+    )
+    return token, user
 
 
 def issue_token(session: Session, user: User, kind: str = "session", now: datetime | None = None) -> str:
@@ -123,7 +180,9 @@ def revoke(session: Session, token: str) -> None:
         row.revoked_at = utcnow()
 
 
-def change_password(session: Session, user: User, old: str, new: str) -> None:
+def change_password(session: Session, user: User, old: str, new: str, ip: str = "") -> None:
+    from pingan.security import events
+
     if not verify_password(user.password_hash, old):
         raise Unauthorized("bad_credentials", "原密码错误", "the current password is wrong")
     if old == new:
@@ -131,6 +190,19 @@ def change_password(session: Session, user: User, old: str, new: str) -> None:
     check_complexity(new)
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    events.record(session, "password_changed", actor_id=user.id, actor_name=user.username, ip=ip)
+
+
+def revoke_sessions(session: Session, user: User, kinds: tuple[str, ...] = ("session",)) -> int:
+    """Revoke every live token of the given kinds; returns how many."""
+    now = utcnow()
+    rows = session.scalars(
+        select(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None), AuthToken.kind.in_(kinds))
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+    session.flush()
+    return len(rows)
 
 
 def seed_departments(session: Session, county_codes: dict[str, str]) -> int:

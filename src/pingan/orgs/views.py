@@ -12,6 +12,8 @@ from pingan.deps import SessionDep, UserDep, require_roles
 from pingan.orgs import service
 from pingan.orgs.models import Department
 from pingan.orgs.roles import ROLE_LABELS, Role
+from pingan.security import events
+from pingan.security.http import client_ip
 
 router = APIRouter(prefix="/api/v1", tags=["accounts 账号"])
 
@@ -20,6 +22,7 @@ class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+    otp: str | None = Field(default=None, max_length=10, description="动态口令 TOTP code, when the account has one")
 
 
 class MeOut(BaseModel):
@@ -60,10 +63,10 @@ def me_out(user: Any) -> MeOut:
 
 
 @router.post("/auth/login", response_model=LoginOut, summary="登录 Log in")
-def login(body: LoginIn, response: Response, session: SessionDep) -> LoginOut:
-    token, user = service.login(session, body.username, body.password)
+def login(body: LoginIn, request: Request, response: Response, session: SessionDep) -> LoginOut:
+    token, user = service.login(session, body.username, body.password, otp=body.otp, ip=client_ip(request))
     session.commit()
-    response.set_cookie("pingan_token", token, httponly=True, samesite="strict")
+    response.set_cookie("pingan_token", token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return LoginOut(token=token, user=me_out(user))
 
 
@@ -77,6 +80,7 @@ def logout(
         else request.cookies.get("pingan_token", "")
     )
     service.revoke(session, token)
+    events.record(session, "logout", actor_id=user.id, actor_name=user.username, ip=client_ip(request))
     session.commit()
     resp = Response(status_code=204)
     resp.delete_cookie("pingan_token")
@@ -89,8 +93,8 @@ def me(user: UserDep) -> MeOut:
 
 
 @router.post("/auth/password", status_code=204, summary="修改密码 Change password")
-def change_password(body: PasswordIn, session: SessionDep, user: UserDep) -> Response:
-    service.change_password(session, user, body.old_password, body.new_password)
+def change_password(body: PasswordIn, request: Request, session: SessionDep, user: UserDep) -> Response:
+    service.change_password(session, user, body.old_password, body.new_password, ip=client_ip(request))
     session.commit()
     return Response(status_code=204)
 

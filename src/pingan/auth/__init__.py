@@ -1,0 +1,1 @@
+"""Identity controls beyond passwords: TOTP second factor, session and API-token administration."""
