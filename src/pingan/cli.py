@@ -182,13 +182,57 @@ def audit_verify(db: DbOpt = None) -> None:
     with make_session_factory(engine)() as session, Progress(console=console, transient=True) as progress:
         progress.add_task("verifying timelines…", total=None)
         n_cases, n_events, problems = verify_all(session)
+        from pingan.security.events import verify as verify_security
+
+        n_security, security_problems = verify_security(session)
     engine.dispose()
-    for p in problems:
+    for p in [*problems, *security_problems]:
         console.print(f"[red]✗ {p}[/]")
-    if problems:
-        console.print(f"[red]{len(problems)} problem(s)[/] in {n_cases} cases / {n_events} events")
+    if problems or security_problems:
+        console.print(
+            f"[red]{len(problems) + len(security_problems)} problem(s)[/] in {n_cases} cases / {n_events} events"
+            f" / {n_security} security events"
+        )
         raise typer.Exit(1)
-    console.print(f"[green]✓ chain intact[/]: {n_cases} cases, {n_events} events")
+    console.print(f"[green]✓ chain intact[/]: {n_cases} cases, {n_events} events, {n_security} security events")
+
+
+@app.command()
+def backup(file: Path, db: DbOpt = None) -> None:
+    """Copy the database to FILE, consistently, while the server runs (SQLite backup API / pg_dump)."""
+    from pingan.backup import backup as do_backup
+
+    s = _settings(db)
+    out = do_backup(s.db_url, file)
+    _log_security(s, "backup", str(file), {"bytes": out.bytes, "kind": out.kind})
+    console.print(f"[green]✓ backup[/] {out.file} ({out.kind}, {out.bytes:,} bytes)")
+
+
+@app.command()
+def restore(
+    file: Path,
+    db: DbOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask: replace the database's contents")] = False,
+) -> None:
+    """Replace the database's contents with a backup made by `pingan backup`."""
+    from pingan.backup import restore as do_restore
+
+    s = _settings(db)
+    if not yes:
+        typer.confirm(f"replace everything in {s.db_url} with {file}?", abort=True)
+    out = do_restore(s.db_url, file)
+    _log_security(s, "restore", str(file), {"bytes": out.bytes, "kind": out.kind})
+    console.print(f"[green]✓ restored[/] {out.file} into {s.db_url}")
+
+
+def _log_security(s: Settings, kind: str, target: str, data: dict[str, object]) -> None:
+    from pingan.db import make_engine, make_session_factory, session_scope
+    from pingan.security import events
+
+    engine = make_engine(s.db_url)
+    with session_scope(make_session_factory(engine)) as session:
+        events.record(session, kind, actor_name=f"pingan {kind}", target=target[:120], data=data)
+    engine.dispose()
 
 
 @app.command()

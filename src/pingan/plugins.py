@@ -11,7 +11,7 @@ from fastapi import APIRouter
 ROUTER_MODULES: list[str] = ["pingan.auth.views", "pingan.security.views"]
 
 # (command name, module with a typer `app`); mounted as `pingan NAME`.
-CLI_MODULES: list[tuple[str, str]] = []
+CLI_MODULES: list[tuple[str, str]] = [("privacy", "pingan.security.cli")]
 
 
 def routers() -> list[APIRouter]:
