@@ -1,0 +1,333 @@
+"""What the pages read: queue counts, today's intake, filtered case lists, KPIs with their drill-down.
+
+Every query goes through `pingan.cases.queries.scoped`, so a page never shows more than the API would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from pingan.cases import lifecycle
+from pingan.cases.actors import Actor
+from pingan.cases.models import Case, CaseDepartment
+from pingan.cases.queries import scoped
+from pingan.errors import Invalid
+from pingan.timeutil import utcnow
+
+CST = ZoneInfo("Asia/Shanghai")
+CHANNELS = ["hotline_12345", "police_110", "grid", "online", "visit"]
+CHANNEL_LABELS = {
+    "hotline_12345": ("12345", "12345"),
+    "police_110": ("110", "110"),
+    "grid": ("网格", "Grid"),
+    "online": ("线上", "Online"),
+    "visit": ("来访", "Walk-in"),
+}
+DUE_SOON = timedelta(hours=24)
+SATISFIED = ("非常满意", "满意", "基本满意")
+SORTS = ("-received_at", "received_at", "deadline_at", "-deadline_at", "-updated_at", "id")
+
+
+def today_start(now: datetime | None = None) -> datetime:
+    local = (now or utcnow()).astimezone(CST)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def intake_today(session: Session, actor: Actor) -> dict[str, int]:
+    base: Any = select(Case.channel, func.count()).where(Case.received_at >= today_start())
+    q = scoped(base, actor).group_by(Case.channel)
+    counts = {str(c): int(n) for c, n in session.execute(q)}
+    return {ch: counts.get(ch, 0) for ch in CHANNELS}
+
+
+# Queue name → predicate over Case (given now).
+def queue_predicates(now: datetime) -> dict[str, ColumnElement[bool]]:
+    with_dep = Case.status.in_(lifecycle.WITH_DEPARTMENT)
+    return {
+        "received": Case.status == lifecycle.Status.RECEIVED,
+        "registered": Case.status == lifecycle.Status.REGISTERED,
+        "assigned": Case.status == lifecycle.Status.ASSIGNED,
+        "in_progress": Case.status.in_([lifecycle.Status.SIGNED, lifecycle.Status.IN_PROGRESS]),
+        "due_soon": and_(with_dep, Case.deadline_at >= now, Case.deadline_at < now + DUE_SOON),
+        "overdue": and_(with_dep, Case.deadline_at < now),
+        "feedback": Case.status == lifecycle.Status.FEEDBACK,
+        "closed": Case.status == lifecycle.Status.CLOSED,
+        "returned": and_(Case.status.not_in(lifecycle.TERMINAL), or_(Case.return_count > 0, Case.rework_count > 0)),
+    }
+
+
+HOME_QUEUES = ["received", "registered", "assigned", "due_soon", "overdue", "feedback", "closed"]
+WORKBENCH_QUEUES = ["assigned", "in_progress", "due_soon", "overdue", "returned"]
+
+
+def queue_counts(session: Session, actor: Actor, names: list[str]) -> dict[str, int]:
+    now = utcnow()
+    preds = queue_predicates(now)
+    out: dict[str, int] = {}
+    status_names = {"received", "registered", "assigned", "feedback", "closed"} & set(names)
+    if status_names:
+        base: Any = select(Case.status, func.count())
+        by_status: dict[str, int] = dict(
+            session.execute(
+                scoped(base, actor).where(Case.status.in_([_STATUS_OF[n] for n in status_names])).group_by(Case.status)
+            ).all()
+        )
+        for n in status_names:
+            out[n] = int(by_status.get(_STATUS_OF[n], 0))
+    for n in names:
+        if n not in out:
+            out[n] = int(session.scalar(scoped(select(func.count()).select_from(Case), actor).where(preds[n])) or 0)
+    return out
+
+
+_STATUS_OF = {
+    "received": lifecycle.Status.RECEIVED.value,
+    "registered": lifecycle.Status.REGISTERED.value,
+    "assigned": lifecycle.Status.ASSIGNED.value,
+    "feedback": lifecycle.Status.FEEDBACK.value,
+    "closed": lifecycle.Status.CLOSED.value,
+}
+
+
+def routing_queue(session: Session, actor: Actor, limit: int = 6) -> list[Case]:
+    q = (
+        scoped(select(Case), actor)
+        .where(Case.status == lifecycle.Status.REGISTERED)
+        .order_by(Case.received_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(q))
+
+
+# --- KPIs: each is a denominator and a numerator over cases; both are drillable lists. ---
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    zh: str
+    en: str
+    formula_zh: str
+    formula_en: str
+    den: ColumnElement[bool]
+    num: ColumnElement[bool]
+
+
+def kpis() -> dict[str, Kpi]:
+    assigned = Case.assigned_at.is_not(None)
+    closed = Case.closed_at.is_not(None) & Case.status.in_([lifecycle.Status.CLOSED, lifecycle.Status.REVISITED])
+    rated = Case.satisfaction.is_not(None)
+    items = [
+        Kpi(
+            "response",
+            "响应率",
+            "Response rate",
+            "已签收案件数 ÷ 已派遣案件数",
+            "cases signed ÷ cases dispatched",
+            assigned,
+            assigned & Case.signed_at.is_not(None),
+        ),
+        Kpi(
+            "resolution",
+            "解决率",
+            "Resolution rate",
+            "已结案案件数 ÷ 已派遣案件数",
+            "cases closed ÷ cases dispatched",
+            assigned,
+            assigned & closed,
+        ),
+        Kpi(
+            "satisfaction",
+            "满意率",
+            "Satisfaction rate",
+            "回访评价为非常满意/满意/基本满意的案件数 ÷ 已回访评价的案件数",
+            "cases rated satisfied (very/yes/basically) ÷ cases rated",
+            rated,
+            rated & Case.satisfaction.in_(SATISFIED),
+        ),
+        Kpi(
+            "on_time",
+            "按期结案率",
+            "On-time closure rate",
+            "结案时间不晚于办理时限的案件数 ÷ 已结案案件数",
+            "cases closed by their deadline ÷ cases closed",
+            closed,
+            closed & or_(Case.deadline_at.is_(None), Case.closed_at <= Case.deadline_at),
+        ),
+        Kpi(
+            "rework",
+            "返工率",
+            "Rework rate",
+            "核查不通过返工过的案件数 ÷ 已派遣案件数",
+            "cases sent back for rework ÷ cases dispatched",
+            assigned,
+            assigned & (Case.rework_count > 0),
+        ),
+        Kpi(
+            "accurate_dispatch",
+            "准确派遣率",
+            "Accurate dispatch rate",
+            "派遣后未被退单的案件数 ÷ 已派遣案件数",
+            "cases dispatched and never returned ÷ cases dispatched",
+            assigned,
+            assigned & (Case.return_count == 0),
+        ),
+    ]
+    return {k.key: k for k in items}
+
+
+GROUPS = ("department", "county", "category", "month")
+
+
+def _group_col(by: str, dialect: str) -> Any:
+    if by == "department":
+        return Case.department_id
+    if by == "county":
+        return Case.county_code
+    if by == "category":
+        return Case.category
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", Case.received_at), "YYYY-MM")
+    return func.strftime("%Y-%m", Case.received_at)
+
+
+def kpi_table(session: Session, actor: Actor, by: str) -> list[dict[str, Any]]:
+    """Rows of (group, per KPI numerator and denominator); rates are num/den."""
+    if by not in GROUPS:
+        raise Invalid("bad_group", "不支持的统计维度", "unknown group", field="by")
+    dialect = session.get_bind().dialect.name
+    col = _group_col(by, dialect).label("g")
+    cols: list[Any] = [col]
+    for k in kpis().values():
+        cols.append(func.sum(_as_int(k.num)).label(f"{k.key}_num"))
+        cols.append(func.sum(_as_int(k.den)).label(f"{k.key}_den"))
+    q = scoped(select(*cols), actor).group_by(col).order_by(col)
+    rows = []
+    for r in session.execute(q).mappings():
+        row: dict[str, Any] = {"group": r["g"]}
+        for k in kpis().values():
+            row[k.key] = (int(r[f"{k.key}_num"] or 0), int(r[f"{k.key}_den"] or 0))
+        rows.append(row)
+    return rows
+
+
+def _as_int(pred: ColumnElement[bool]) -> Any:
+    from sqlalchemy import case as sql_case
+
+    return sql_case((pred, 1), else_=0)
+
+
+# --- The case list with the page's filters ---
+
+
+@dataclass
+class Filters:
+    status: list[str] = field(default_factory=list)
+    channel: str = ""
+    region: str = ""
+    department_id: int | None = None
+    category: str = ""
+    overdue: str = ""  # "", "1", "0"
+    queue: str = ""
+    since: str = ""
+    until: str = ""
+    q: str = ""
+    kpi: str = ""
+    part: str = ""  # num / den
+    by: str = ""
+    group: str = ""
+    sort: str = "-received_at"
+    page: int = 1
+    page_size: int = 50
+
+    def query_string(self, **override: Any) -> str:
+        from urllib.parse import urlencode
+
+        d = {**self.__dict__, **override}
+        pairs: list[tuple[str, Any]] = []
+        for k, v in d.items():
+            if k == "status":
+                pairs += [("status", s) for s in v]
+            elif v not in ("", None) and not (k == "page" and v == 1) and not (k == "page_size" and v == 50):
+                pairs.append((k, v))
+        return urlencode(pairs)
+
+
+def _local_dt(value: str, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            d = datetime.fromisoformat(value).replace(tzinfo=CST)
+            return d + timedelta(days=1) if end else d
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise Invalid("bad_date", f"日期格式不正确：{value}", f"bad date: {value}") from exc
+    return dt if dt.tzinfo else dt.replace(tzinfo=CST)
+
+
+def filtered(f: Filters, actor: Actor, dialect: str) -> Select[Any]:
+    q = scoped(select(Case), actor)
+    now = utcnow()
+    if f.status:
+        q = q.where(Case.status.in_(f.status))
+    if f.channel:
+        q = q.where(Case.channel == f.channel)
+    if f.region:
+        code = f.region
+        col = {6: Case.county_code, 9: Case.town_code, 12: Case.village_code, 15: Case.grid_code}.get(len(code))
+        if col is None or not code.isdigit():
+            raise Invalid("bad_region", "区域代码应为 6/9/12/15 位数字", "region code must have 6/9/12/15 digits")
+        q = q.where(col == code)
+    if f.department_id:
+        q = q.where(Case.id.in_(select(CaseDepartment.case_id).where(CaseDepartment.department_id == f.department_id)))
+    if f.category:
+        q = q.where(Case.category == f.category)
+    preds = queue_predicates(now)
+    if f.overdue == "1":
+        q = q.where(preds["overdue"])
+    elif f.overdue == "0":
+        q = q.where(~preds["overdue"] | Case.deadline_at.is_(None))
+    if f.queue:
+        if f.queue not in preds:
+            raise Invalid("bad_queue", "未知的队列", "unknown queue")
+        q = q.where(preds[f.queue])
+    since, until = _local_dt(f.since), _local_dt(f.until, end=True)
+    if since:
+        q = q.where(Case.received_at >= since)
+    if until:
+        q = q.where(Case.received_at < until)
+    if f.q:
+        q = q.where(or_(Case.title.like(f"%{f.q}%"), Case.tracking_code == f.q.upper(), Case.external_id == f.q))
+    if f.kpi:
+        k = kpis().get(f.kpi)
+        if k is None:
+            raise Invalid("bad_kpi", "未知的指标", "unknown KPI")
+        q = q.where(k.num if f.part == "num" else k.den)
+        if f.by:
+            col = _group_col(f.by, dialect) if f.by in GROUPS else None
+            if col is None:
+                raise Invalid("bad_group", "不支持的统计维度", "unknown group")
+            q = q.where(col.is_(None) if f.group == "" else col == (int(f.group) if f.by == "department" else f.group))
+    return q
+
+
+def case_page(session: Session, actor: Actor, f: Filters, count: bool = True) -> tuple[list[Case], int | None]:
+    dialect = session.get_bind().dialect.name
+    q = filtered(f, actor, dialect)
+    sort = f.sort if f.sort in SORTS else "-received_at"
+    col = {"received_at": Case.received_at, "deadline_at": Case.deadline_at, "updated_at": Case.updated_at}.get(
+        sort.lstrip("-"), Case.id
+    )
+    order = col.desc() if sort.startswith("-") else col.asc()
+    rows = list(
+        session.scalars(q.order_by(order, Case.id.desc()).offset((f.page - 1) * f.page_size).limit(f.page_size))
+    )
+    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) if count else None
+    return rows, (int(total) if total is not None else None)

@@ -1,0 +1,151 @@
+"""A small zh/en message catalogue for the web pages; Chinese first, English switchable (cookie `pingan_lang`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+# key → (简体中文, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app": ("平安·社会治理指挥平台", "Pingan command platform"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "old_password": ("原密码", "Current password"),
+    "new_password": ("新密码", "New password"),
+    "confirm_password": ("确认新密码", "Repeat new password"),
+    "change_password": ("修改密码", "Change password"),
+    "must_change": ("首次登录，请先修改密码", "First login: please change your password"),
+    "password_mismatch": ("两次输入的新密码不一致", "The new passwords differ"),
+    "session_expired": ("登录已失效，请重新登录", "Your session has ended; please log in again"),
+    "home": ("指挥中心", "Command center"),
+    "cases": ("案件列表", "Cases"),
+    "workbench": ("部门工作台", "Department workbench"),
+    "grid": ("网格员", "Grid worker"),
+    "public": ("群众办事", "Residents"),
+    "stats": ("统计分析", "Statistics"),
+    "skip": ("跳到主要内容", "Skip to content"),
+    "lang_switch": ("English", "中文"),
+    "today_intake": ("今日受理（按渠道）", "Today's intake by channel"),
+    "queues": ("工作队列", "Queues"),
+    "map": ("案件地图", "Case map"),
+    "hot_issues": ("热点问题", "Hot issues"),
+    "routing": ("派遣建议", "Routing suggestions"),
+    "total": ("合计", "Total"),
+    "q_received": ("待立案", "To register"),
+    "q_registered": ("待派遣", "To dispatch"),
+    "q_assigned": ("待签收", "To sign"),
+    "q_due_soon": ("即将超期", "Due soon"),
+    "q_overdue": ("已超期", "Overdue"),
+    "q_feedback": ("待核查", "To verify"),
+    "q_closed": ("待回访", "To revisit"),
+    "q_in_progress": ("处理中", "In progress"),
+    "q_returned": ("被退回/返工", "Returned / rework"),
+    "filters": ("筛选", "Filters"),
+    "status": ("状态", "Status"),
+    "channel": ("渠道", "Channel"),
+    "region": ("区域代码（县/乡/村/网格）", "Region code (county/town/village/grid)"),
+    "county": ("县市区", "County"),
+    "department": ("承办部门", "Department"),
+    "category": ("分类", "Category"),
+    "overdue": ("超期", "Overdue"),
+    "since": ("受理起", "Received from"),
+    "until": ("受理止", "Received until"),
+    "keyword": ("关键词/编号", "Keyword / code"),
+    "sort": ("排序", "Sort"),
+    "search": ("查询", "Search"),
+    "reset": ("重置", "Reset"),
+    "export": ("导出 Excel", "Export xlsx"),
+    "any": ("全部", "Any"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    "prev": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "page_of": ("第 {page} 页 · 共 {total} 件", "Page {page} · {total} cases"),
+    "no_cases": ("没有符合条件的案件", "No cases match"),
+    "code": ("编号", "Code"),
+    "title": ("标题", "Title"),
+    "received_at": ("受理时间", "Received"),
+    "deadline": ("办理时限", "Deadline"),
+    "address": ("地址", "Address"),
+    "content": ("诉求内容", "Content"),
+    "caller": ("来电人", "Caller"),
+    "urgency": ("紧急程度", "Urgency"),
+    "case_type": ("诉求类型", "Type"),
+    "facts": ("基本信息", "Facts"),
+    "timeline": ("办理过程", "Timeline"),
+    "photos": ("照片", "Photos"),
+    "no_photos": ("无照片", "No photos"),
+    "duplicates": ("疑似重复", "Possible duplicates"),
+    "actions": ("可执行操作", "Actions"),
+    "no_actions": ("当前角色在此状态下没有可执行的操作", "No action is open to your role in this state"),
+    "remaining": ("剩余工作时间", "Working time left"),
+    "overdue_by": ("已超期（工作时间）", "Overdue by (working time)"),
+    "hours": ("小时", "h"),
+    "no_deadline": ("未设时限", "No deadline"),
+    "provisional": ("（暂定：节假日安排未公布）", "(provisional: holiday notice not published)"),
+    "submit": ("提交", "Submit"),
+    "cancel": ("取消", "Cancel"),
+    "note": ("备注", "Note"),
+    "reason": ("理由", "Reason"),
+    "result": ("处置结果", "Result"),
+    "lead_department": ("主办部门", "Lead department"),
+    "co_departments": ("协办部门", "Co-handling departments"),
+    "satisfaction": ("满意度", "Satisfaction"),
+    "solved": ("问题是否解决", "Solved?"),
+    "amount": ("延期时长", "Extension"),
+    "unit": ("单位", "Unit"),
+    "work_days": ("工作日", "working days"),
+    "work_hours": ("工作小时", "working hours"),
+    "target_case": ("主案件编号", "Main case id"),
+    "three_way_call": ("三方通话结果", "Three-way call outcome"),
+    "incident_no": ("110 警情编号", "110 incident no."),
+    "done": ("操作成功", "Done"),
+    "missing_feature": ("此功能的数据接口尚未上线：{what}", "The data service for this is not available yet: {what}"),
+    "intake_12345": ("12345 来电登记", "Register a 12345 call"),
+    "work_order_no": ("工单号", "Work order no."),
+    "caller_name": ("来电人姓名", "Caller name"),
+    "caller_phone": ("联系电话", "Phone"),
+    "confidential": ("保密（不向部门显示来电人）", "Confidential (hide caller from departments)"),
+    "my_rates": ("本部门指标", "Our rates"),
+    "report": ("上报事件", "Report"),
+    "locate": ("获取定位", "Get my position"),
+    "position": ("位置", "Position"),
+    "photo": ("现场照片", "Photo"),
+    "on_spot": ("现场已处置（即办）", "Handled on the spot"),
+    "on_spot_result": ("即办结果", "On-the-spot result"),
+    "my_grid_cases": ("我的网格案件", "My grid's cases"),
+    "tracking_code": ("查询编号", "Tracking code"),
+    "phone_last4": ("手机号后四位", "Last 4 digits of phone"),
+    "track": ("进度查询", "Track"),
+    "rate": ("评价办理结果", "Rate the result"),
+    "your_code": ("您的查询编号", "Your tracking code"),
+    "replies": ("办理答复", "Replies"),
+    "formula": ("计算公式", "Formula"),
+    "by": ("维度", "Group by"),
+    "month": ("月份", "Month"),
+    "refresh_live": ("实时更新", "Live"),
+    "legend": ("图例", "Legend"),
+    "handled_by": ("承办", "Handled by"),
+    "close": ("关闭", "Close"),
+}
+
+
+def translator(lang: str) -> Callable[..., str]:
+    idx = 1 if lang == "en" else 0
+
+    def _(key: str, **kw: object) -> str:
+        pair = MESSAGES.get(key)
+        text = pair[idx] if pair else key
+        return text.format(**kw) if kw else text
+
+    return _
+
+
+def pick_lang(cookie: str | None, accept: str | None) -> str:
+    if cookie in LANGS:
+        return cookie
+    return DEFAULT_LANG
