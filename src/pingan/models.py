@@ -12,6 +12,7 @@ MODEL_MODULES = [
     "pingan.geo.models",
     "pingan.cases.models",
     "pingan.notify.models",
+    "pingan.mediation.models",
     "pingan.security.models",
     "pingan.auth.models",
 ]
