@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from pingan.errors import Invalid
@@ -403,7 +403,7 @@ def replace_grids(session: Session, features: list[GridFeature], synthetic: bool
             }
         )
     for i in range(0, len(rows), 2000):
-        session.execute(Grid.__table__.insert(), rows[i : i + 2000])
+        session.execute(insert(Grid), rows[i : i + 2000])
     state = session.get(LayerState, "grids")
     if state is None:
         state = LayerState(name="grids", version=0)
@@ -558,9 +558,9 @@ def import_roster(session: Session, records: list[dict[str, Any]]) -> dict[str, 
         session.flush()
         touched_ids.append(w.id)
         session.execute(delete(GridAssignment).where(GridAssignment.worker_id == w.id))
-        cl = set(_split_codes(rec.get("captain_of")))
-        for g in sorted(set(_split_codes(rec.get("grids"))) | cl):
-            session.add(GridAssignment(grid_code=g, worker_id=w.id, captain=g in cl))
+        caps = set(_split_codes(rec.get("captain_of")))
+        for g in sorted(set(_split_codes(rec.get("grids"))) | caps):
+            session.add(GridAssignment(grid_code=g, worker_id=w.id, captain=g in caps))
     session.flush()
     # One captain per grid across the whole roster (workers not in this file keep their assignments).
     clash = _captain_clashes(session)
@@ -616,7 +616,7 @@ def synth_roster(session: Session) -> int:
             }
         )
     for i in range(0, len(rows), 2000):
-        session.execute(GridWorker.__table__.insert(), rows[i : i + 2000])
+        session.execute(insert(GridWorker), rows[i : i + 2000])
     ids = dict(
         session.execute(select(GridWorker.worker_no, GridWorker.id).where(GridWorker.synthetic.is_(True)))
         .tuples()
@@ -626,6 +626,6 @@ def synth_roster(session: Session) -> int:
     taken = set(session.scalars(select(GridAssignment.grid_code).where(GridAssignment.captain.is_(True))))
     assigns = [a for a in assigns if a["grid_code"] not in taken]
     for i in range(0, len(assigns), 2000):
-        session.execute(GridAssignment.__table__.insert(), assigns[i : i + 2000])
+        session.execute(insert(GridAssignment), assigns[i : i + 2000])
     session.flush()
     return len(rows)

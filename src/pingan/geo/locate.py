@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,10 +65,60 @@ def short_name(name: str) -> str:
     return name
 
 
-class Gazetteer:
-    """Names (full and short) of every division, matched in address text, deepest consistent match wins."""
+_LEVEL_ORDER = {"county": 1, "township": 2, "village": 3, "grid": 4}
+_LEVEL_CONFIDENCE = {"county": 0.6, "township": 0.8, "village": 0.9, "grid": 0.95}
 
-    def __init__(self, regions: list[Place]) -> None:
+
+def syllables(text: str) -> list[str]:
+    """Pinyin syllables, one per Chinese character; other runs of text kept lower-cased."""
+    from pypinyin import lazy_pinyin
+
+    return [p.lower() for p in lazy_pinyin(text, errors="default")]
+
+
+def _pinyin_key(text: str) -> str:
+    return " " + " ".join(syllables(text)) + " "
+
+
+def _ascii_key(text: str) -> str:
+    return "".join(ch for ch in text.lower() if "a" <= ch <= "z")
+
+
+def _longest_first(text: str, names: list[tuple[str, Place]]) -> list[tuple[str, Place]]:
+    """Names found in text, longest first; a shorter name counts only where no longer name already matched
+    (岳阳楼区 in the text is not also the community 岳阳楼)."""
+    taken = [False] * len(text)
+    hits: list[tuple[str, Place]] = []
+    span_of: dict[str, list[tuple[int, int]]] = {}
+    for n, r in names:  # sorted by length, longest first
+        if n not in text:
+            continue
+        spans = span_of.get(n)
+        if spans is None:
+            spans = []
+            start = text.find(n)
+            while start >= 0:
+                if not any(taken[start : start + len(n)]):
+                    spans.append((start, start + len(n)))
+                start = text.find(n, start + 1)
+            span_of[n] = spans
+            for a, b in spans:
+                for i in range(a, b):
+                    taken[i] = True
+        if spans:
+            hits.append((n, r))
+    return hits
+
+
+class Gazetteer:
+    """Names (full and short) of every division, aliases and registered places, matched in address text.
+
+    Order of evidence: exact characters, then the same pinyin (homophones: 荣佳湾 → 荣家湾, or rongjiawan typed
+    in Latin letters), then fuzzy (rapidfuzz) for near misses. The deepest match that agrees with the other
+    names in the text wins; confidence drops for pinyin/fuzzy evidence and for ambiguous names.
+    """
+
+    def __init__(self, regions: list[Place], extra: list[tuple[str, str]] | None = None) -> None:
         self.by_code = {r.code: r for r in regions}
         self.names: list[tuple[str, Place]] = []
         for r in regions:
@@ -76,7 +127,18 @@ class Gazetteer:
             for n in {r.name, short_name(r.name)}:
                 if len(n) >= 2:
                     self.names.append((n, r))
+        for name, code in extra or []:
+            target = self.by_code.get(code)
+            if target is None and len(code) == 15 and code[:12] in self.by_code:
+                target = Place(code, name, "grid", code[:12])
+                self.by_code[code] = target
+            if target is not None and len(name) >= 2:
+                self.names.append((name, target))
         self.names.sort(key=lambda nr: -len(nr[0]))
+        self.full_names = {r.name for r in regions}
+        self.pinyin = [(_pinyin_key(n), n, r) for n, r in self.names if len(n) >= 2]
+        self.ascii = [(_ascii_key(k), n, r) for k, n, r in self.pinyin]
+        self._choices = [n for n, _ in self.names]
 
     def lineage(self, code: str) -> list[str]:
         out = []
@@ -86,38 +148,97 @@ class Gazetteer:
             cur = self.by_code[cur].parent_code
         return out
 
+    def _hits(self, text: str) -> tuple[list[tuple[str, Place]], float]:
+        hits = _longest_first(text, self.names)
+        if hits:
+            return hits, 1.0
+        letters = _ascii_key(text)
+        if letters and len(letters) >= max(4, len(text.replace(" ", "")) // 2):
+            # Latin letters: rongjiawan, Rong Jia Wan
+            hits = [(n, r) for k, n, r in self.ascii if len(k) >= 6 and k in letters]
+            if hits:
+                return hits, 0.85
+        key = _pinyin_key(text)
+        hits = [(n, r) for k, n, r in self.pinyin if len(n) >= 3 and k in key]
+        if hits:
+            return hits, 0.8
+        found = process.extract(text, self._choices, scorer=fuzz.partial_ratio, score_cutoff=80, limit=20)
+        hits = [self.names[i] for _, score, i in found if len(self.names[i][0]) >= 3]
+        return hits, 0.6
+
     def match(self, text: str) -> Location | None:
-        hits = [(n, r) for n, r in self.names if n in text]
+        text = text.strip()
+        if not text:
+            return None
+        hits, evidence = self._hits(text)
         if not hits:
             return None
-        order = {"county": 1, "township": 2, "village": 3}
-        # Prefer deep matches that agree with a shallower match in the same text (荣家湾镇 in 岳阳县).
         best: tuple[float, Place, str] | None = None
         hit_codes = {r.code for _, r in hits}
         for n, r in hits:
             lineage = self.lineage(r.code)
             support = sum(1 for c in lineage[1:] if c in hit_codes)
             full = 1.0 if n == r.name else 0.8
-            score = order.get(r.level, 0) + support * 1.5 + full + len(n) / 20
+            score = _LEVEL_ORDER.get(r.level, 0) + support * 1.5 + full + len(n) / 20
             if best is None or score > best[0]:
                 best = (score, r, n)
         assert best is not None
         _, region, name = best
         lineage = self.lineage(region.code)
         codes = {self.by_code[c].level: c for c in lineage}
-        ambiguous = sum(1 for n, r in hits if n == name) > 1
-        confidence = {"county": 0.6, "township": 0.8, "village": 0.9}.get(region.level, 0.3)
-        if ambiguous:
+        same = {r.code for n, r in hits if n == name}
+        confidence = _LEVEL_CONFIDENCE.get(region.level, 0.3) * evidence
+        if len(same) > 1:
             confidence *= 0.5
         return Location(
             region_code=region.code,
             county_code=codes.get("county", CITY_CODE),
             town_code=codes.get("township"),
             village_code=codes.get("village"),
+            grid_code=region.code if region.level == "grid" else None,
             level=region.level,
             confidence=round(confidence, 2),
             matched=name,
         )
+
+    def search(self, q: str, limit: int = 20) -> list[tuple[Place, str, float]]:
+        """Divisions whose name, pinyin, initials or a near spelling matches q; best first."""
+        q = q.strip()
+        if not q:
+            return []
+        scored: dict[str, tuple[Place, str, float]] = {}
+
+        def add(r: Place, how: str, score: float) -> None:
+            if r.code not in scored or scored[r.code][2] < score:
+                scored[r.code] = (r, how, score)
+
+        letters = _ascii_key(q)
+        for n, r in self.names:
+            if n == q or r.name == q:
+                add(r, "name", 100.0)
+            elif n.startswith(q) or q in n:
+                add(r, "name", 90.0 - (len(n) - len(q)))
+        if letters and letters == q.lower().replace(" ", ""):
+            for k, _n, r in self.ascii:
+                if k == letters:
+                    add(r, "pinyin", 95.0)
+                elif k.startswith(letters):
+                    add(r, "pinyin", 85.0)
+            initials = {n: "".join(s[0] for s in k.split()) for k, n, _ in self.pinyin}
+            for n, r in self.names:
+                if len(letters) >= 2 and initials.get(n) == letters:
+                    add(r, "initials", 80.0)
+        if len(scored) < limit:
+            key = _pinyin_key(q)
+            for k, n, r in self.pinyin:
+                if len(n) >= 2 and key.strip() and (k == key or key in k):
+                    add(r, "pinyin", 80.0)
+        if len(scored) < limit:
+            for _, score, i in process.extract(q, self._choices, scorer=fuzz.WRatio, score_cutoff=70, limit=limit):
+                n, r = self.names[i]
+                add(r, "fuzzy", float(score) * 0.75)
+        out = sorted(scored.values(), key=lambda t: (-t[2], t[0].code))
+        return out[:limit]
 
 
 _lock = threading.Lock()
@@ -129,8 +250,11 @@ def gazetteer(session: Session) -> Gazetteer:
     with _lock:
         g = _gazetteers.get(key)
         if g is None:
+            from pingan.geo.models import GeoPlace
+
             rows = session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
-            g = Gazetteer([Place(*row) for row in rows])
+            extra = [(p.name, p.region_code) for p in session.scalars(select(GeoPlace))]
+            g = Gazetteer([Place(*row) for row in rows], extra)
             _gazetteers[key] = g
         return g
 
@@ -147,6 +271,12 @@ def locate(session: Session, lon: float | None, lat: float | None, address: str 
 
         found = locator.locate_point(session, lon, lat)
         if found is not None:
+            if found.level == "grid" or not address:
+                return found
+            # Only the county is known from the point: an address inside that county may say more.
+            m = gazetteer(session).match(address)
+            if m is not None and m.county_code == found.county_code and m.level != "county":
+                return m
             return found
     if address:
         m = gazetteer(session).match(address)

@@ -66,10 +66,10 @@ class GridIndex:
     def _build_buckets(self) -> None:
         nb = self.nx * self.ny
         ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny), indexing="xy")
-        ix, iy = ix.ravel(), iy.ravel()
-        bid = iy * self.nx + ix
+        bx, by = ix.ravel(), iy.ravel()
+        bid = by * self.nx + bx
         boxes = shapely.box(
-            self.x0 + ix * self.d, self.y0 + iy * self.d, self.x0 + (ix + 1) * self.d, self.y0 + (iy + 1) * self.d
+            self.x0 + bx * self.d, self.y0 + by * self.d, self.x0 + (bx + 1) * self.d, self.y0 + (by + 1) * self.d
         )
         owner = np.full(nb, -2, dtype=np.int32)  # -2: no grid touches it; -1: look at candidates
         starts = np.zeros(nb + 1, dtype=np.int64)

@@ -27,7 +27,7 @@ import shapely
 import shapely.affinity
 from shapely.geometry import MultiPoint, Point
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from pingan.geo.divisions import read_divisions
@@ -154,7 +154,7 @@ def _tile(geom: BaseGeometry, seeds: np.ndarray) -> list[BaseGeometry]:
     """Voronoi cells of seeds clipped to geom, in seed order; together they tile geom exactly."""
     if len(seeds) == 1:
         return [geom]
-    mp = MultiPoint([tuple(p) for p in seeds])
+    mp = shapely.multipoints(seeds)
     cells = shapely.voronoi_polygons(mp, extend_to=geom, ordered=True)
     parts = list(shapely.get_parts(cells))
     if len(parts) != len(seeds):  # duplicate seeds: should not happen; keep order by containment
@@ -294,7 +294,7 @@ def store_layer(session: Session, layer: SynthLayer) -> dict[str, int]:
     for level, items in (("township", layer.towns), ("village", layer.villages)):
         for code, g in items.items():
             shapes.append({"code": code, "level": level, "geom": to_wkb(g), "synthetic": True, "source": SYNTH_SOURCE})
-    session.execute(RegionShape.__table__.insert(), shapes)
+    session.execute(insert(RegionShape), shapes)
     features = [
         grid_service.GridFeature(g.code, g.name, g.geom, urban=g.urban, index=i) for i, g in enumerate(layer.grids)
     ]
