@@ -16,6 +16,7 @@ from pingan.cases.lifecycle import Status
 from pingan.cases.models import Case
 from pingan.cases.schemas import ActionInput
 from pingan.dispatch import api as dispatch
+from pingan.geo.grids import grid_recipients
 from pingan.geo.locate import locate
 from pingan.intake.adapters import IntakeRecord
 from pingan.intake.schemas import IntakeResult
@@ -81,15 +82,16 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
         # Accepting a 110 transfer makes the 12345 side the owner from now on.
         case.owner_platform = "12345"
     if case.grid_code:
-        outbox.enqueue(
-            session,
-            f"grid:{case.id}",
-            "notify",
-            case.id,
-            f"grid:{case.grid_code}",
-            {"tracking_code": case.tracking_code, "title": case.title},
-            at,
-        )
+        for recipient in grid_recipients(session, case.grid_code):
+            outbox.enqueue(
+                session,
+                f"grid:{case.id}:{recipient}",
+                "notify",
+                case.id,
+                recipient,
+                {"tracking_code": case.tracking_code, "title": case.title, "grid_code": case.grid_code},
+                at,
+            )
     auto = False
     if rec.on_spot_result and actor.role == "grid_worker":
         service.act(session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at)
