@@ -54,6 +54,8 @@ def list_cases(
     department_id: int | None = None,
     category: str | None = None,
     overdue: bool | None = None,
+    due_soon: bool | None = None,
+    pending: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     q: str | None = None,
@@ -79,6 +81,10 @@ def list_cases(
         query = query.where(
             or_(Case.deadline_at.is_(None), Case.deadline_at >= now, Case.status.not_in(lifecycle.WITH_DEPARTMENT))
         )
+    if due_soon:  # 即将超期: the urge time has passed, the deadline has not
+        query = query.where(Case.status.in_(lifecycle.WITH_DEPARTMENT), Case.urge_at <= now, Case.deadline_at >= now)
+    if pending:  # 待审批: an extension or suspension request waits for approval
+        query = query.where(Case.pending_request["type"].as_string().is_not(None))
     if since:
         query = query.where(Case.received_at >= since)
     if until:
