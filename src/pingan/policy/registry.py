@@ -39,7 +39,12 @@ def kinds() -> dict[str, type[BaseModel]]:
 
 
 # Modules that register policy kinds; a domain package with policy adds its module here.
-POLICY_MODULES = ["pingan.cases.policies", "pingan.orgs.policies", "pingan.mediation.policies", "pingan.metrics.policies"]
+POLICY_MODULES = [
+    "pingan.cases.policies",
+    "pingan.orgs.policies",
+    "pingan.mediation.policies",
+    "pingan.metrics.policies",
+]
 
 
 def _import_all() -> None:
