@@ -80,8 +80,8 @@ def has_route(request: Request, path: str) -> bool:
 
 def features(request: Request) -> dict[str, bool]:
     return {
-        "geo": has_route(request, "/api/v1/geo/divisions"),
-        "grids": has_route(request, "/api/v1/geo/grids"),
+        "geo": has_route(request, "/api/v1/geo/map/divisions"),
+        "grids": has_route(request, "/api/v1/geo/map/grids"),
         "hot": has_route(request, "/api/v1/hot-issues"),
         "duplicates": has_route(request, "/api/v1/cases/{case_id}/duplicates"),
         "attachments": has_route(request, "/api/v1/attachments"),

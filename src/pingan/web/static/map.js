@@ -23,14 +23,33 @@
   if (el) {
     const map = base(el);
     map.setView([29.2, 113.2], 8);
-    const outlineUrl = el.dataset.geo === "1" ? "/api/v1/geo/divisions?level=county" : "/web/api/counties.geojson";
-    json(outlineUrl).then(gj => {
-      const layer = L.geoJSON(gj, { style: { color: "#1a365d", weight: 1.5, fillColor: "#bee3f8", fillOpacity: 0.35 },
+    const outlineUrl = el.dataset.geo === "1" ? "/api/v1/geo/map/divisions?level=county&zoom=9" : "/web/api/counties.geojson";
+    let counties = null;
+    const outlines = (url) => json(url).then(gj => {
+      counties = L.geoJSON(gj, { style: { color: "#1a365d", weight: 1.5, fillColor: "#bee3f8", fillOpacity: 0.35 },
         onEachFeature: (f, l) => l.bindTooltip((f.properties && f.properties.name) || "") }).addTo(map);
-      try { map.fitBounds(layer.getBounds()); } catch (_) { /* empty */ }
-    }).catch(() => {});
+      counties.bringToBack();
+      try { map.fitBounds(counties.getBounds()); } catch (_) { /* empty */ }
+      el.dataset.outline = String(gj.features.length);
+    });
+    // The geo service's outlines when it is there; else the county outlines shipped in data/yueyang.
+    outlines(outlineUrl).catch(() => outlines("/web/api/counties.geojson")).catch(() => {});
     if (el.dataset.grids === "1") {
-      json("/api/v1/geo/grids").then(gj => L.geoJSON(gj, { style: { color: "#2c7a7b", weight: 0.6, fill: false } }).addTo(map)).catch(() => {});
+      // Grids are many: drawn per county once the map is zoomed in far enough to see them.
+      const loaded = new Set();
+      map.on("moveend", () => {
+        if (!counties || map.getZoom() < 12) return;
+        counties.eachLayer(layer => {
+          const code = layer.feature && (layer.feature.properties.code || layer.feature.id);
+          if (!code || loaded.has(code) || !map.getBounds().intersects(layer.getBounds())) return;
+          loaded.add(code);
+          json(`/api/v1/geo/map/grids?parent=${code}&zoom=14`).then(gj => {
+            L.geoJSON(gj, { style: { color: "#2c7a7b", weight: 0.7, fill: false },
+              onEachFeature: (f, l) => l.bindTooltip((f.properties && f.properties.name) || "") }).addTo(map);
+            el.dataset.gridCount = String((Number(el.dataset.gridCount) || 0) + gj.features.length);
+          }).catch(() => loaded.delete(code));
+        });
+      });
     }
     const markers = new Map();
     function put(c) {
@@ -40,6 +59,7 @@
       const m = L.circleMarker([c.lat, c.lon], { radius: 5, color: "#fff", weight: 1, fillColor: colour(c), fillOpacity: 0.9 })
         .bindPopup(`<a href="/cases/${c.id}">${c.code}</a> ${c.label}<br>${c.title.replace(/[<>&]/g, "")}`);
       m.addTo(map); markers.set(c.id, m);
+      el.dataset.markers = String(markers.size);
     }
     json("/web/api/map-cases").then(d => d.cases.forEach(put)).catch(() => {});
     const state = document.getElementById("live-state");
