@@ -19,7 +19,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (sqlite://
 CrsOpt = Annotated[str, typer.Option("--crs", help="coordinate system of the input: wgs84 / gcj02 / bd09")]
 
 
-def _factory(db: str | None):  # type: ignore[no-untyped-def]
+def _factory(db: str | None):  # noqa: ANN202
     from pingan.db import make_engine, make_session_factory
 
     s = Settings()

@@ -475,7 +475,8 @@ def read_roster_xlsx(raw: bytes) -> list[dict[str, Any]]:
 
 
 def import_roster(session: Session, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Upsert workers by 工号 and replace their grid assignments; refuse the whole roster on any error."""
+    """Upsert workers by 工号 and replace every grid assignment with the file's; refuse the whole roster on any
+    error (unknown grid or account, a grid with two captains, a worker listed twice)."""
     from pingan.orgs.models import User
 
     grids = set(session.scalars(select(Grid.code)))
@@ -543,7 +544,13 @@ def import_roster(session: Session, records: list[dict[str, Any]]) -> dict[str, 
             f"the roster has {len(errors)} problems; nothing imported",
             errors=errors[:500],
         )
+    # The roster is the whole roster: every assignment is replaced, workers left out go off duty.
+    session.execute(delete(GridAssignment))
+    listed = {str(rec["worker_no"]).strip() for rec in records}
     existing = {w.worker_no: w for w in session.scalars(select(GridWorker))}
+    for no, w in existing.items():
+        if no not in listed:
+            w.on_duty = False
     touched_ids = []
     for rec in records:
         no = str(rec["worker_no"]).strip()
@@ -557,12 +564,11 @@ def import_roster(session: Session, records: list[dict[str, Any]]) -> dict[str, 
         w.user_id = users.get(str(rec["username"])) if rec.get("username") else None
         session.flush()
         touched_ids.append(w.id)
-        session.execute(delete(GridAssignment).where(GridAssignment.worker_id == w.id))
         caps = set(_split_codes(rec.get("captain_of")))
         for g in sorted(set(_split_codes(rec.get("grids"))) | caps):
             session.add(GridAssignment(grid_code=g, worker_id=w.id, captain=g in caps))
     session.flush()
-    # One captain per grid across the whole roster (workers not in this file keep their assignments).
+    # One captain per grid (already checked in the file; this guards the stored state).
     clash = _captain_clashes(session)
     if clash:
         raise Invalid("two_captains", "有网格出现两名网格长", "some grids would have two captains", grids=clash[:100])
@@ -617,11 +623,12 @@ def synth_roster(session: Session) -> int:
         )
     for i in range(0, len(rows), 2000):
         session.execute(insert(GridWorker), rows[i : i + 2000])
-    ids = dict(
-        session.execute(select(GridWorker.worker_no, GridWorker.id).where(GridWorker.synthetic.is_(True)))
-        .tuples()
-        .all()
-    )
+    ids: dict[str, int] = {
+        no: wid
+        for no, wid in session.execute(
+            select(GridWorker.worker_no, GridWorker.id).where(GridWorker.synthetic.is_(True))
+        )
+    }
     assigns = [{"grid_code": c, "worker_id": ids[f"S{c}"], "captain": True} for c in codes if f"S{c}" in ids]
     taken = set(session.scalars(select(GridAssignment.grid_code).where(GridAssignment.captain.is_(True))))
     assigns = [a for a in assigns if a["grid_code"] not in taken]

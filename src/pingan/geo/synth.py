@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 import shapely.affinity
-from shapely.geometry import MultiPoint, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session

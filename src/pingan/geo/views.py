@@ -219,7 +219,7 @@ def map_divisions(
             q = q.where(RegionShape.code.like(f"{parent}%"))
         feats = []
         tol = _tolerance(zoom)
-        for shape, region in session.execute(q.order_by(RegionShape.code)).tuples():
+        for shape, region in session.execute(q.order_by(RegionShape.code)):
             geom = from_wkb(shape.geom).simplify(tol, preserve_topology=True)
             props = {
                 "code": region.code,
@@ -297,7 +297,7 @@ def choropleth(
     for prefix in (scope, parent):
         if prefix:
             q = q.where(col.like(f"{prefix}%"))
-    counts = {code: int(n) for code, n in session.execute(q).tuples()}
+    counts = {code: int(n) for code, n in session.execute(q)}
     return {
         "level": level,
         "parent": parent,
@@ -323,7 +323,7 @@ def get_grid(session: SessionDep, actor: ActorDep, code: str, crs: CrsName = "wg
         .join(GridAssignment, GridAssignment.worker_id == GridWorker.id)
         .where(GridAssignment.grid_code == code)
         .order_by(GridAssignment.captain.desc(), GridWorker.id)
-    ).tuples()
+    )
     return {
         "code": g.code,
         "name": g.name,
