@@ -42,8 +42,9 @@ def kinds() -> dict[str, type[BaseModel]]:
 POLICY_MODULES = [
     "pingan.cases.policies",
     "pingan.orgs.policies",
-    "pingan.mediation.policies",
+    "pingan.dispatch.dup_policies",
     "pingan.metrics.policies",
+    "pingan.mediation.policies",
 ]
 
 

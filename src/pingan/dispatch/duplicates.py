@@ -1,0 +1,647 @@
+"""并案候选: open cases that look like the same matter as a new one — near in space and time, similar in text.
+
+`candidates()` answers in about a millisecond against 100,000 open cases (bench/duplicates.py) from an index
+kept in each process:
+
+* **text**: a matter is its title (counted twice) and the first `text_chars` characters of its content, cut into
+  character bigrams, weighted by TF-IDF (document frequencies from the shipped messages in data/messages) and
+  reduced to its `top_terms` heaviest bigrams; similarity is the cosine of two such vectors. Bigrams the messages
+  never contain (real place names, new words) are hashed into extra columns with the highest IDF.
+* **space**: cases with coordinates sit in square cells of `cell_m` metres; a query reads the cells that cover
+  its radius and measures exact (haversine) distances. Cases without coordinates are found through their
+  town/street (or county when that is all that is known), with a stricter text threshold.
+* **time**: only cases received at most `days` before or after the new matter.
+
+Keeping current without scanning: every call reads the ids above the highest one the index has seen (minus a
+small look-back for transactions that commit out of order), so cases created by other processes appear at
+once; the few best candidates are re-read from the database before they are returned, so a case merged or
+closed a moment ago never shows; every `resync_seconds` the index re-reads the ids of all open cases (this
+catches reopened cases). If the row behind the highest id changed (a rebuilt database) the index is rebuilt.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import threading
+import time
+import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pingan.cases import lifecycle
+from pingan.cases.actors import Actor
+from pingan.cases.models import Case
+from pingan.config import DATA_DIR
+from pingan.dispatch.dup_policies import DuplicatesPolicy, TextSettings
+from pingan.policy import registry
+from pingan.timeutil import as_utc
+
+M_PER_DEG = 111_320.0
+EARTH_R = 6_371_008.8
+HASH_BUCKETS = 1 << 16
+LOOKBACK_IDS = 64
+OPEN_STATES = sorted(s.value for s in lifecycle.OPEN)
+
+_RUNS = re.compile(r"[0-9a-z\u4e00-\u9fff]+")
+
+
+def policy() -> DuplicatesPolicy:
+    return registry.load("duplicates", DuplicatesPolicy)
+
+
+# --------------------------------------------------------------------------------------------------- text model
+
+
+def _runs(text: str, stop_terms: Sequence[str]) -> list[str]:
+    t = unicodedata.normalize("NFKC", text).lower()
+    for s in stop_terms:
+        if s in t:
+            t = t.replace(s, " ")
+    return _RUNS.findall(t)
+
+
+def _bigrams(runs: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for run in runs:
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def message_corpus(data_dir: Path | None = None) -> list[tuple[str, str]]:
+    """(subject, detail) of every shipped message (the IDF corpus), de-duplicated by message id."""
+    base = (data_dir or DATA_DIR) / "messages"
+    seen: set[str] = set()
+    docs: list[tuple[str, str]] = []
+    for name in (
+        "messages_detail_label.csv",
+        "messages_fullrows.csv",
+        "messages_likes.csv",
+        "messages_replies.csv",
+        "messages_subject_label.csv",
+    ):
+        path = base / name
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                key = row.get("留言编号") or ""
+                if key:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                docs.append((row.get("留言主题") or "", row.get("留言详情") or ""))
+    return docs
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (it is cached)
+class TextModel:
+    """Character-bigram TF-IDF with a fixed vocabulary (from the messages) plus hashed columns."""
+
+    vocab: dict[str, int]
+    idf: np.ndarray  # float32, len(vocab) + HASH_BUCKETS + 1 (the last column is always zero: padding)
+    stop_terms: tuple[str, ...]
+    text_chars: int
+    top_terms: int
+
+    @property
+    def pad(self) -> int:
+        return len(self.idf) - 1
+
+    def col(self, bigram: str) -> int:
+        c = self.vocab.get(bigram)
+        if c is None:
+            c = len(self.vocab) + (zlib.crc32(bigram.encode("utf-8")) & (HASH_BUCKETS - 1))
+        return c
+
+    def text_of(self, title: str, content: str) -> str:
+        return f"{title} {title} {(content or '')[: self.text_chars]}"
+
+    def vector(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
+        """(columns int32, weights float32): the `top_terms` heaviest bigrams, L2-normalised, sorted by column."""
+        counts = Counter(self.col(b) for b in _bigrams(_runs(self.text_of(title, content), self.stop_terms)))
+        if not counts:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        cols = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        w = (1.0 + np.log(tf)) * self.idf[cols]
+        if len(cols) > self.top_terms:
+            keep = np.argpartition(-w, self.top_terms - 1)[: self.top_terms]
+            cols, w = cols[keep], w[keep]
+        w = w / np.float32(np.sqrt(float(np.dot(w, w))) or 1.0)
+        order = np.argsort(cols)
+        return cols[order].astype(np.int32), w[order].astype(np.float32)
+
+    def padded(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
+        cols, w = self.vector(title, content)
+        pc = np.full(self.top_terms, self.pad, dtype=np.int32)
+        pw = np.zeros(self.top_terms, dtype=np.float32)
+        pc[: len(cols)] = cols
+        pw[: len(w)] = w
+        return pc, pw
+
+    def cosine(self, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+        _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+        return float(np.dot(a[1][ia], b[1][ib]))
+
+    def shared_phrases(self, title: str, content: str, other_cols: set[int], n: int = 3) -> list[str]:
+        """Longest runs of the query's text whose bigrams the other matter also has (for the 'why')."""
+        found: dict[str, float] = {}
+        for run in _runs(self.text_of(title, content), self.stop_terms):
+            i = 0
+            while i < len(run) - 1:
+                j = i
+                while j < len(run) - 1 and self.col(run[j : j + 2]) in other_cols:
+                    j += 1
+                if j > i:
+                    phrase = run[i : j + 1]
+                    weight = sum(float(self.idf[self.col(phrase[k : k + 2])]) for k in range(len(phrase) - 1))
+                    found[phrase] = max(found.get(phrase, 0.0), weight)
+                    i = j
+                i += 1
+        best = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+        out: list[str] = []
+        for phrase, _ in best:
+            if not any(phrase in o for o in out):
+                out.append(phrase)
+            if len(out) == n:
+                break
+        return out
+
+
+@lru_cache(maxsize=4)
+def _build_model(stop_terms: tuple[str, ...], text_chars: int, top_terms: int, data_dir: str) -> TextModel:
+    docs = message_corpus(Path(data_dir))
+    df: Counter[str] = Counter()
+    text_of = TextModel({}, np.zeros(1, dtype=np.float32), stop_terms, text_chars, top_terms).text_of
+    for subject, detail in docs:
+        df.update(set(_bigrams(_runs(text_of(subject, detail), stop_terms))))
+    vocab = {b: i for i, b in enumerate(sorted(df))}
+    n = len(docs)
+    idf = np.empty(len(vocab) + HASH_BUCKETS + 1, dtype=np.float32)
+    for b, i in vocab.items():
+        idf[i] = math.log((1 + n) / (1 + df[b])) + 1.0
+    idf[len(vocab) :] = math.log(1 + n) + 1.0  # unseen bigrams: as rare as can be
+    idf[-1] = 0.0
+    return TextModel(vocab, idf, stop_terms, text_chars, top_terms)
+
+
+def text_model(settings: TextSettings | None = None, data_dir: Path | None = None) -> TextModel:
+    s = settings or policy().text
+    return _build_model(tuple(s.stop_terms), s.text_chars, s.top_terms, str(data_dir or DATA_DIR))
+
+
+# ------------------------------------------------------------------------------------------------ geometry
+
+
+def haversine_m(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    p1, p2 = math.radians(lat1), np.radians(lat2)
+    dp = p2 - p1
+    dl = np.radians(lon2) - math.radians(lon1)
+    a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_R * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
+
+
+def _row(lat: float, cell_m: float) -> int:
+    return math.floor(lat * M_PER_DEG / cell_m)
+
+
+def _col(lon: float, row: int, cell_m: float) -> int:
+    center = (row + 0.5) * cell_m / M_PER_DEG
+    return math.floor(lon * M_PER_DEG * math.cos(math.radians(center)) / cell_m)
+
+
+def cells_covering(lat: float, lon: float, radius_m: float, cell_m: float) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for r in range(_row(lat - radius_m / M_PER_DEG, cell_m), _row(lat + radius_m / M_PER_DEG, cell_m) + 1):
+        center = (r + 0.5) * cell_m / M_PER_DEG
+        cos = max(math.cos(math.radians(center)), 0.01)
+        dlon = radius_m / (M_PER_DEG * cos)
+        # one cell of slack on each side: rows are not exactly equal in width
+        out.extend((r, c) for c in range(_col(lon - dlon, r, cell_m) - 1, _col(lon + dlon, r, cell_m) + 2))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ the index
+
+
+def _epoch(value: datetime) -> float:
+    return as_utc(value).timestamp()
+
+
+_COLUMNS = (
+    Case.id,
+    Case.tracking_code,
+    Case.title,
+    func.substr(Case.content, 1, 2000),
+    Case.lat,
+    Case.lon,
+    Case.received_at,
+    Case.town_code,
+    Case.county_code,
+)
+
+
+@dataclass
+class DupIndex:
+    """Open cases of one database, in arrays; one per process and database, guarded by a lock."""
+
+    model: TextModel
+    cell_m: float
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    size: int = 0
+    cap: int = 0
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    cols: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.int32))
+    wts: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    codes: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    towns: list[str | None] = field(default_factory=list)
+    by_id: dict[int, int] = field(default_factory=dict)
+    cells: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    by_town: dict[str, list[int]] = field(default_factory=dict)
+    by_county: dict[str, list[int]] = field(default_factory=dict)
+    max_id: int = 0
+    max_code: str = ""
+    last_resync: float = 0.0
+    loaded: bool = False
+    stats: Counter[str] = field(default_factory=Counter)
+
+    # -- building
+
+    def _grow(self, need: int) -> None:
+        if need <= self.cap:
+            return
+        cap = max(1024, self.cap * 2, need)
+        k = self.model.top_terms
+
+        def grow(a: np.ndarray, fill: Any, shape: tuple[int, ...]) -> np.ndarray:
+            b = np.full(shape, fill, dtype=a.dtype)
+            if self.size:
+                b[: self.size] = a[: self.size]
+            return b
+
+        self.ids = grow(self.ids, 0, (cap,))
+        self.lat = grow(self.lat, np.nan, (cap,))
+        self.lon = grow(self.lon, np.nan, (cap,))
+        self.t = grow(self.t, 0.0, (cap,))
+        self.alive = grow(self.alive, False, (cap,))
+        self.cols = grow(self.cols, self.model.pad, (cap, k))
+        self.wts = grow(self.wts, 0.0, (cap, k))
+        self.cap = cap
+
+    def add(self, row: Sequence[Any]) -> None:
+        case_id, code, title, content, lat, lon, received_at, town, county = row
+        if case_id in self.by_id:
+            return
+        self._grow(self.size + 1)
+        i = self.size
+        self.size += 1
+        self.ids[i] = case_id
+        has_xy = lat is not None and lon is not None
+        self.lat[i] = lat if has_xy else np.nan
+        self.lon[i] = lon if has_xy else np.nan
+        self.t[i] = _epoch(received_at)
+        self.alive[i] = True
+        self.cols[i], self.wts[i] = self.model.padded(title or "", content or "")
+        self.codes.append(code)
+        self.titles.append(title or "")
+        self.towns.append(town)
+        self.by_id[case_id] = i
+        if has_xy:
+            r = _row(lat, self.cell_m)
+            self.cells.setdefault((r, _col(lon, r, self.cell_m)), []).append(i)
+        if town:
+            self.by_town.setdefault(town, []).append(i)
+        if county:
+            self.by_county.setdefault(county, []).append(i)
+
+    def drop(self, case_id: int) -> None:
+        i = self.by_id.pop(case_id, None)
+        if i is not None:
+            self.alive[i] = False
+
+    def _reset(self) -> None:
+        fresh = DupIndex(self.model, self.cell_m, lock=self.lock)
+        for name in self.__dataclass_fields__:
+            if name not in ("lock", "stats"):
+                setattr(self, name, getattr(fresh, name))
+
+    def _load(self, session: Session, where: Any) -> int:
+        n = 0
+        for row in session.execute(select(*_COLUMNS).where(where).order_by(Case.id).execution_options(yield_per=2000)):
+            self.add(tuple(row))
+            n += 1
+        return n
+
+    def rebuild(self, session: Session) -> None:
+        self._reset()
+        head = session.execute(select(Case.id, Case.tracking_code).order_by(Case.id.desc()).limit(1)).first()
+        self._load(session, Case.status.in_(OPEN_STATES))
+        if head is not None:
+            self.max_id, self.max_code = int(head[0]), str(head[1])
+        self.last_resync = time.monotonic()
+        self.loaded = True
+        self.stats["rebuilds"] += 1
+
+    # -- keeping current
+
+    def refresh(self, session: Session, resync_seconds: float) -> None:
+        if not self.loaded:
+            self.rebuild(session)
+            return
+        rows = session.execute(
+            select(Case.id, Case.tracking_code, Case.status)
+            .where(Case.id >= max(self.max_id - LOOKBACK_IDS, 0))
+            .order_by(Case.id)
+        ).all()
+        known = {int(r[0]): str(r[1]) for r in rows}
+        if self.max_id and known.get(self.max_id) != self.max_code:
+            self.rebuild(session)  # the row behind our highest id is gone or different: another database
+            return
+        # open and unknown: new cases, and cases whose transactions committed after a higher id was seen
+        new = [int(r[0]) for r in rows if r[2] in lifecycle.OPEN and int(r[0]) not in self.by_id]
+        if new:
+            self._load(session, Case.id.in_(new))
+            self.stats["incremental"] += len(new)
+        if rows and int(rows[-1][0]) > self.max_id:
+            self.max_id, self.max_code = int(rows[-1][0]), str(rows[-1][1])
+        if time.monotonic() - self.last_resync >= resync_seconds:
+            self.resync(session)
+
+    def resync(self, session: Session) -> None:
+        open_rows = session.execute(select(Case.id, Case.tracking_code).where(Case.status.in_(OPEN_STATES))).all()
+        open_ids = {int(r[0]): str(r[1]) for r in open_rows}
+        for case_id in list(self.by_id):
+            if case_id not in open_ids:
+                self.drop(case_id)
+            elif open_ids[case_id] != self.codes[self.by_id[case_id]]:
+                self.rebuild(session)
+                return
+        missing = [i for i in open_ids if i not in self.by_id]
+        for k in range(0, len(missing), 500):
+            self._load(session, Case.id.in_(missing[k : k + 500]))
+        self.last_resync = time.monotonic()
+        self.stats["resyncs"] += 1
+
+    # -- searching
+
+    def slots_near(self, lat: float, lon: float, radius_m: float) -> np.ndarray:
+        found: list[int] = []
+        for cell in cells_covering(lat, lon, radius_m, self.cell_m):
+            slots = self.cells.get(cell)
+            if slots:
+                found.extend(slots)
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+
+    def slots_in(self, area: dict[str, list[int]], code: str | None) -> np.ndarray:
+        slots = area.get(code or "") or []
+        return np.fromiter(slots, dtype=np.int64, count=len(slots))
+
+    def similarity(self, q: tuple[np.ndarray, np.ndarray], slots: np.ndarray) -> np.ndarray:
+        if not len(slots) or not len(q[0]):
+            return np.zeros(len(slots), dtype=np.float32)
+        dense = np.zeros(len(self.model.idf), dtype=np.float32)
+        dense[q[0]] = q[1]
+        return np.asarray((dense[self.cols[slots]] * self.wts[slots]).sum(axis=1))
+
+
+_INDEXES: dict[str, DupIndex] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def index_for(session: Session, pol: DuplicatesPolicy | None = None) -> DupIndex:
+    """The process's index of the session's database, brought up to date."""
+    pol = pol or policy()
+    model = text_model(pol.text)
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    with _INDEXES_LOCK:
+        idx = _INDEXES.get(key)
+        if idx is None or idx.model is not model or idx.cell_m != pol.cell_m:
+            idx = _INDEXES[key] = DupIndex(model, pol.cell_m)
+    with idx.lock:
+        idx.refresh(session, pol.resync_seconds)
+    return idx
+
+
+def forget_indexes() -> None:
+    """Drop every process-local index (tests, policy changes)."""
+    with _INDEXES_LOCK:
+        _INDEXES.clear()
+
+
+def _fmt_hours(h: float) -> str:
+    return f"{h:.1f}"
+
+
+def candidates(
+    session: Session,
+    *,
+    title: str,
+    content: str,
+    lon: float | None,
+    lat: float | None,
+    at: datetime,
+    exclude_case_id: int | None = None,
+    radius_m: float | None = None,
+    days: float | None = None,
+    limit: int | None = None,
+    town_code: str | None = None,
+    county_code: str | None = None,
+    actor: Actor | None = None,
+) -> list[dict[str, Any]]:
+    """Open cases that may be the same matter, best first: {case_id, tracking_code, title, status, score,
+    text_similarity, distance_m, hours_apart, why}. Defaults come from data/policy/duplicates.yaml.
+
+    With coordinates: cases within `radius_m` (and cases without coordinates in the same town/street, on text
+    alone); without: cases in the same town/street, or the same county when the town is unknown. `actor`
+    limits the answer to cases that actor may see.
+    """
+    pol = policy()
+    radius = float(radius_m if radius_m is not None else pol.radius_m)
+    window_s = float(days if days is not None else pol.days) * 86400.0
+    n = int(limit if limit is not None else pol.limit)
+    if radius <= 0 or window_s <= 0 or n <= 0:
+        return []
+    idx = index_for(session, pol)
+    with idx.lock:
+        ranked = _rank(
+            idx, pol, title, content, lon, lat, _epoch(at), exclude_case_id, radius, window_s, n, town_code, county_code
+        )
+    return _confirm(session, idx, ranked, n, actor)
+
+
+@dataclass
+class _Hit:
+    slot: int
+    case_id: int
+    score: float
+    text: float
+    distance_m: float | None
+    hours: float
+    area: str | None  # "town" / "county" when matched by area instead of distance
+    why: list[str] = field(default_factory=list)
+
+
+def _rank(
+    idx: DupIndex,
+    pol: DuplicatesPolicy,
+    title: str,
+    content: str,
+    lon: float | None,
+    lat: float | None,
+    t0: float,
+    exclude: int | None,
+    radius: float,
+    window_s: float,
+    n: int,
+    town: str | None,
+    county: str | None,
+) -> list[_Hit]:
+    has_xy = lat is not None and lon is not None
+    parts: list[tuple[np.ndarray, str | None]] = []
+    if has_xy:
+        assert lat is not None and lon is not None
+        parts.append((idx.slots_near(lat, lon, radius), None))
+        if town:
+            parts.append((idx.slots_in(idx.by_town, town), "town"))
+    elif town:
+        parts.append((idx.slots_in(idx.by_town, town), "town"))
+    elif county:
+        parts.append((idx.slots_in(idx.by_county, county), "county"))
+    q = idx.model.vector(title, content)
+    hits: dict[int, _Hit] = {}
+    w = pol.weights
+    for slots, area in parts:
+        if not len(slots):
+            continue
+        slots = slots[idx.alive[slots] & (np.abs(idx.t[slots] - t0) <= window_s)]
+        if exclude is not None:
+            slots = slots[idx.ids[slots] != exclude]
+        if area is not None and has_xy:
+            slots = slots[np.isnan(idx.lat[slots])]  # located ones were handled by distance
+        if not len(slots):
+            continue
+        dist: np.ndarray | None = None
+        if area is None:
+            assert lat is not None and lon is not None
+            dist = haversine_m(lat, lon, idx.lat[slots], idx.lon[slots])
+            inside = dist <= radius
+            slots, dist = slots[inside], dist[inside]
+            if not len(slots):
+                continue
+        sims = idx.similarity(q, slots)
+        hours = np.abs(idx.t[slots] - t0) / 3600.0
+        time_part = 1.0 - (hours * 3600.0) / window_s
+        if dist is not None:
+            prox = 1.0 - dist / radius
+            need = pol.min_text
+        else:
+            prox = np.full(len(slots), pol.same_area_proximity if area == "town" else pol.same_area_proximity / 2)
+            need = pol.min_text_no_coords
+        score = w.text * sims + w.distance * prox + w.time * time_part
+        ok = (sims >= need) & (score >= pol.min_score)
+        for j in np.nonzero(ok)[0]:
+            slot = int(slots[j])
+            hit = _Hit(
+                slot,
+                int(idx.ids[slot]),
+                float(score[j]),
+                float(sims[j]),
+                None if dist is None else float(dist[j]),
+                float(hours[j]),
+                area,
+            )
+            prev = hits.get(slot)
+            if prev is None or prev.score < hit.score:
+                hits[slot] = hit
+    best = sorted(hits.values(), key=lambda h: (-h.score, h.case_id))[: max(3 * n, n + 5)]
+    for h in best:
+        h.why = _why(idx, h, title, content)
+    return best
+
+
+def _why(idx: DupIndex, h: _Hit, title: str, content: str) -> list[str]:
+    why: list[str] = []
+    if h.distance_m is not None:
+        why.append(f"距离 {h.distance_m:.0f} 米 ({h.distance_m:.0f} m apart)")
+    elif h.area == "town":
+        why.append("同一乡镇/街道，无坐标 (same town/street, no coordinates)")
+    else:
+        why.append("同一区县，无坐标 (same county, no coordinates)")
+    why.append(f"受理时间相隔 {_fmt_hours(h.hours)} 小时 ({_fmt_hours(h.hours)} h apart)")
+    why.append(f"文本相似度 {h.text:.2f} (text similarity)")
+    cols = {int(c) for c in idx.cols[h.slot] if c != idx.model.pad}
+    phrases = idx.model.shared_phrases(title, content, cols)
+    if phrases:
+        why.append(f"共同词语 (shared words)：{'、'.join(phrases)}")
+    return why
+
+
+def _confirm(session: Session, idx: DupIndex, ranked: list[_Hit], n: int, actor: Actor | None) -> list[dict[str, Any]]:
+    """Re-read the best hits: only cases still open (and visible to the actor) are returned."""
+    if not ranked:
+        return []
+    from pingan.cases.queries import scoped
+
+    ids = [h.case_id for h in ranked]
+    rows = session.execute(select(Case.id, Case.tracking_code, Case.status, Case.title).where(Case.id.in_(ids))).all()
+    live = {int(r[0]): r for r in rows}
+    visible = set(live)
+    if actor is not None:
+        visible = set(session.scalars(scoped(select(Case.id).where(Case.id.in_(ids)), actor)))
+    out: list[dict[str, Any]] = []
+    with idx.lock:
+        for h in ranked:
+            r = live.get(h.case_id)
+            if r is None or r[2] not in lifecycle.OPEN or r[1] != idx.codes[h.slot]:
+                idx.drop(h.case_id)
+                continue
+            if h.case_id not in visible or len(out) >= n:
+                continue
+            out.append(
+                {
+                    "case_id": h.case_id,
+                    "tracking_code": r[1],
+                    "title": r[3],
+                    "status": r[2],
+                    "score": round(h.score, 4),
+                    "text_similarity": round(h.text, 4),
+                    "distance_m": None if h.distance_m is None else round(h.distance_m, 1),
+                    "hours_apart": round(h.hours, 2),
+                    "why": h.why,
+                }
+            )
+    return out
+
+
+def candidates_for_case(session: Session, case: Case, actor: Actor | None = None, **kw: Any) -> list[dict[str, Any]]:
+    """Candidates for a case already stored (it is never its own candidate)."""
+    return candidates(
+        session,
+        title=case.title,
+        content=case.content,
+        lon=case.lon,
+        lat=case.lat,
+        at=case.received_at,
+        exclude_case_id=case.id,
+        town_code=case.town_code,
+        county_code=case.county_code,
+        actor=actor,
+        **kw,
+    )

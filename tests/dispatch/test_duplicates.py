@@ -1,0 +1,278 @@
+"""并案候选: every rule of the duplicate finder, on SQLite and PostgreSQL, through the service and the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pingan.cases import service
+from pingan.cases.actors import Actor
+from pingan.cases.models import Case
+from pingan.cases.schemas import ActionInput
+from pingan.config import Settings
+from pingan.dispatch import duplicates
+from pingan.dispatch.dup_policies import DuplicatesPolicy
+from pingan.errors import Invalid
+from pingan.notify.models import OutboxMessage
+from pingan.orgs.roles import Role
+from pingan.policy import registry
+
+T0 = datetime(2026, 5, 6, 9, 0, tzinfo=UTC)
+LON, LAT = 113.1290, 29.3570  # 岳阳楼区
+DESK = Actor(id=None, name="测试坐席", role=Role.DISPATCHER)
+
+TRASH = ("小区门口垃圾堆放多日无人清运", "五里牌街道某小区门口垃圾堆放多日，气味很大，苍蝇很多，请尽快清运。")
+TRASH2 = ("小区门口垃圾好几天没人清运", "某小区大门口的垃圾堆了好几天没有清运，气味难闻，苍蝇乱飞，请环卫处理。")
+LAMP = ("学校路口路灯不亮", "学校旁边路口的路灯坏了一个星期，晚上很黑，孩子放学不安全。")
+
+
+def east(metres: float) -> float:
+    """Longitude metres east of LON at LAT."""
+    import math
+
+    return LON + metres / (111_320.0 * math.cos(math.radians(LAT)))
+
+
+def make(
+    session: Session,
+    text: tuple[str, str],
+    *,
+    lon: float | None = LON,
+    lat: float | None = LAT,
+    at: datetime = T0,
+    town: str | None = "430602001",
+    county: str = "430602",
+) -> Case:
+    case = Case(
+        channel="hotline_12345",
+        external_id=uuid.uuid4().hex[:16],
+        case_type="投诉",
+        title=text[0],
+        content=text[1],
+        lon=lon,
+        lat=lat,
+        region_code=town or county,
+        county_code=county,
+        town_code=town,
+        received_at=at,
+        extra={},
+        departments=[],
+    )
+    case, _ = service.open_case(session, case, DESK, at, {})
+    session.commit()
+    return case
+
+
+def find(session: Session, text: tuple[str, str], **kw: Any) -> list[dict[str, Any]]:
+    args: dict[str, Any] = {"lon": LON, "lat": LAT, "at": T0 + timedelta(hours=3), "town_code": "430602001"}
+    args.update(kw)
+    got = duplicates.candidates(session, title=text[0], content=text[1], **args)
+    session.commit()  # end the read (SQLite: release the lock for the next writer)
+    return got
+
+
+@pytest.fixture(autouse=True)
+def _fresh_indexes() -> None:
+    duplicates.forget_indexes()
+
+
+@pytest.fixture
+def tx(db: Any) -> Iterator[Session]:
+    """A transactional session (the shared `session` fixture is autocommit, for reads)."""
+    with db.session() as s:
+        yield s
+
+
+def test_text_model_prefers_the_same_matter() -> None:
+    m = duplicates.text_model()
+    a, b, c = (m.vector(*t) for t in (TRASH, TRASH2, LAMP))
+    assert m.cosine(a, b) > 0.3 > m.cosine(a, c)
+    assert m.cosine(a, a) == pytest.approx(1.0, abs=1e-4)
+    assert len(a[0]) <= duplicates.policy().text.top_terms
+
+
+def test_near_similar_open_case_is_a_candidate_with_reasons(tx: Session) -> None:
+    main = make(tx, TRASH, lon=east(60))
+    make(tx, LAMP, lon=east(30))  # near but another matter
+    got = find(tx, TRASH2)
+    assert [g["case_id"] for g in got] == [main.id]
+    g = got[0]
+    assert g["tracking_code"] == main.tracking_code and g["status"] == "received"
+    assert 50 < g["distance_m"] < 70 and g["hours_apart"] == pytest.approx(3.0)
+    assert 0 < g["score"] <= 1 and g["text_similarity"] >= duplicates.policy().min_text
+    why = " ".join(g["why"])
+    assert "米" in why and "小时" in why and "共同词语" in why and "垃圾" in why
+
+
+def test_radius_and_time_window_bound_the_search(tx: Session) -> None:
+    make(tx, TRASH, lon=east(350))
+    make(tx, TRASH, at=T0 - timedelta(days=9))
+    assert find(tx, TRASH2) == []
+    # both are found when the caller widens the policy's radius and window
+    assert len(find(tx, TRASH2, radius_m=500, days=10)) == 2
+
+
+def test_more_similar_and_nearer_ranks_first_and_limit_applies(tx: Session) -> None:
+    far = make(tx, TRASH, lon=east(150))
+    near = make(tx, TRASH, lon=east(10))
+    got = find(tx, TRASH)
+    assert [g["case_id"] for g in got] == [near.id, far.id]
+    assert got[0]["score"] > got[1]["score"]
+    assert [g["case_id"] for g in find(tx, TRASH, limit=1)] == [near.id]
+
+
+def test_excluded_merged_and_closed_cases_are_not_candidates(tx: Session) -> None:
+    a = make(tx, TRASH, lon=east(20))
+    b = make(tx, TRASH, lon=east(40))
+    assert {g["case_id"] for g in find(tx, TRASH2)} == {a.id, b.id}
+    assert {g["case_id"] for g in find(tx, TRASH2, exclude_case_id=a.id)} == {b.id}
+    # merged a moment ago, after the index was built: never shown again
+    service.act(tx, b.id, "merge", DESK, ActionInput(target_case_id=a.id))
+    tx.commit()
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
+    tx.execute(update(Case).where(Case.id == a.id).values(status="closed"))
+    tx.commit()
+    assert find(tx, TRASH2) == []
+
+
+def test_cases_written_by_another_session_are_seen_at_once(db: Any, tx: Session) -> None:
+    assert find(tx, TRASH2) == []  # the index exists now
+    with db.session() as other:
+        c = make(other, TRASH, lon=east(25))
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [c.id]
+    assert duplicates.index_for(tx).stats["incremental"] >= 1
+
+
+def test_reopened_case_returns_after_resync(tx: Session) -> None:
+    a = make(tx, TRASH)
+    tx.execute(update(Case).where(Case.id == a.id).values(status="closed"))
+    tx.commit()
+    assert find(tx, TRASH2) == []
+    tx.execute(update(Case).where(Case.id == a.id).values(status="in_progress"))
+    tx.commit()
+    idx = duplicates.index_for(tx)
+    with idx.lock:
+        idx.resync(tx)
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
+
+
+def test_a_rebuilt_database_rebuilds_the_index(db: Any, tx: Session) -> None:
+    old = make(tx, TRASH)
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [old.id]
+    db.clean()  # ids may start again from 1
+    with db.session() as fresh:
+        new = make(fresh, LAMP)
+    assert find(tx, TRASH2) == []
+    assert [g["case_id"] for g in find(tx, LAMP)] == [new.id]
+    assert duplicates.index_for(tx).stats["rebuilds"] >= 2
+
+
+def test_without_coordinates_same_town_and_stricter_text(tx: Session) -> None:
+    same = make(tx, TRASH, lon=None, lat=None, town="430602001")
+    make(tx, TRASH, lon=None, lat=None, town="430602002")
+    located_other_town = make(tx, TRASH, lon=east(30), town="430602003")
+    got = find(tx, TRASH2, lon=None, lat=None, town_code="430602001")
+    assert [g["case_id"] for g in got] == [same.id]
+    assert got[0]["distance_m"] is None and "同一乡镇" in got[0]["why"][0]
+    # a located new matter also sees unlocated cases of its own town (text only) and located ones by distance
+    got = find(tx, TRASH2)
+    assert {g["case_id"] for g in got} == {same.id, located_other_town.id}
+    # the no-coordinates threshold is stricter than the located one
+    pol = duplicates.policy()
+    assert pol.min_text_no_coords > pol.min_text
+    # county only: every case of the county
+    got = find(tx, TRASH2, lon=None, lat=None, town_code=None, county_code="430602")
+    assert len(got) == 3 and all("同一区县" in g["why"][0] for g in got)
+    assert find(tx, TRASH2, lon=None, lat=None, town_code=None, county_code=None) == []
+
+
+def test_actor_sees_only_candidates_in_scope(tx: Session) -> None:
+    mine = make(tx, TRASH, county="430602", town="430602001")
+    make(tx, TRASH, county="430611", town="430611001", lon=east(5))
+    district = Actor(id=None, name="区派遣员", role=Role.DISPATCHER, region_code="430602")
+    assert [g["case_id"] for g in find(tx, TRASH2, actor=district)] == [mine.id]
+    assert len(find(tx, TRASH2)) == 2
+
+
+def test_policy_file_validates_and_refuses_bad_weights() -> None:
+    pol = duplicates.policy()
+    assert isinstance(pol, DuplicatesPolicy)
+    assert (pol.radius_m, pol.days, pol.limit) == (200, 7, 5)
+    text = (Settings().policy_dir / "duplicates.yaml").read_text("utf-8")
+    bad = text.replace("{text: 0.6, distance: 0.25, time: 0.15}", "{text: 0.6, distance: 0.5, time: 0.15}")
+    assert bad != text
+    with pytest.raises(Invalid) as exc:
+        registry.parse(bad)
+    assert exc.value.code == "policy_invalid"
+
+
+def test_cells_cover_the_radius_everywhere() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    cell = 250.0
+    for _ in range(200):
+        lat0, lon0 = rng.uniform(28.4, 29.8), rng.uniform(112.9, 114.1)
+        r = float(rng.uniform(50, 800))
+        cover = set(duplicates.cells_covering(lat0, lon0, r, cell))
+        for ang in np.linspace(0, 2 * np.pi, 24):
+            d = r * 0.999
+            lat = lat0 + d * np.sin(ang) / 111_320.0
+            lon = lon0 + d * np.cos(ang) / (111_320.0 * np.cos(np.radians(lat0)))
+            row = duplicates._row(lat, cell)
+            assert (row, duplicates._col(lon, row, cell)) in cover
+
+
+# ----------------------------------------------------------------------------------------------------- HTTP
+
+
+def _hotline(no: str, text: tuple[str, str], lon: float, phone: str) -> dict[str, Any]:
+    return {
+        "work_order_no": no,
+        "case_type": "投诉",
+        "title": text[0],
+        "content": text[1],
+        "caller_name": "张三",
+        "caller_phone": phone,
+        "position": {"lon": lon, "lat": LAT, "crs": "wgs84"},
+    }
+
+
+def test_api_duplicates_then_merge_and_every_reporter_is_informed(api: Any, session: Session) -> None:
+    r1 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=_hotline("DUP-1", TRASH, east(0), "13800000001"))
+    r2 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=_hotline("DUP-2", TRASH2, east(40), "13800000002"))
+    assert r1.status_code == r2.status_code == 201, r2.text
+    main, dup = r1.json()["case_id"], r2.json()["case_id"]
+    r = api.get("paiqian", f"/api/v1/cases/{dup}/duplicates")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["radius_m"] == 200 and [i["case_id"] for i in body["items"]] == [main]
+    assert api.get("paiqian", f"/api/v1/cases/{dup}/duplicates?radius_m=20").json()["items"] == []
+    assert api.get("chengguan", f"/api/v1/cases/{dup}/duplicates").status_code == 403
+    assert api.get("paiqian", "/api/v1/cases/999999/duplicates").status_code == 404
+    assert api.get("paiqian", f"/api/v1/cases/{dup}/duplicates?radius_m=-1").status_code == 422
+    # one action merges; the main case's closing informs both reporters
+    r = api.post("paiqian", f"/api/v1/cases/{dup}/actions/merge", json={"target_case_id": main})
+    assert r.status_code == 200 and r.json()["status"] == "merged"
+    assert api.get("paiqian", f"/api/v1/cases/{main}/duplicates").json()["items"] == []
+    cg = session.scalars(select(Case.id).where(Case.id == main)).one()
+    from tests.helpers import act, dep_id
+
+    act(api, "paiqian", cg, "register")
+    act(api, "paiqian", cg, "assign", department_id=dep_id(session, "cg"))
+    act(api, "chengguan", cg, "sign")
+    act(api, "chengguan", cg, "feedback", result="已清运")
+    act(api, "paiqian", cg, "verify_pass")
+    act(api, "paiqian", cg, "close")
+    session.expire_all()
+    informed = session.scalars(
+        select(OutboxMessage.payload).where(OutboxMessage.kind == "closed", OutboxMessage.case_id == main)
+    ).all()
+    codes = {p["tracking_code"] for p in informed}
+    assert codes == {r1.json()["tracking_code"], r2.json()["tracking_code"]}
