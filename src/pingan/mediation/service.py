@@ -263,7 +263,15 @@ def _alert(session: Session, d: Dispute, kind: str, at: datetime, extra: dict[st
             kind,
             d.case_id,
             recipient,
-            {"dispute_id": d.id, "code": d.code, "title": d.title, "type": d.dispute_type, **extra},
+            {
+                # No personal data in messages (titles often name the parties): the recipient opens the record.
+                "dispute_id": d.id,
+                "code": d.code,
+                "type": d.dispute_type,
+                "region_code": d.region_code,
+                "people_count": d.people_count,
+                **extra,
+            },
             at,
         )
         out.append(recipient)
