@@ -548,9 +548,9 @@ def import_roster(session: Session, records: list[dict[str, Any]]) -> dict[str, 
     session.execute(delete(GridAssignment))
     listed = {str(rec["worker_no"]).strip() for rec in records}
     existing = {w.worker_no: w for w in session.scalars(select(GridWorker))}
-    for no, w in existing.items():
+    for no, other in existing.items():
         if no not in listed:
-            w.on_duty = False
+            other.on_duty = False
     touched_ids = []
     for rec in records:
         no = str(rec["worker_no"]).strip()

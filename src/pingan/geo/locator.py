@@ -28,7 +28,9 @@ from pingan.geo.locate import Location
 from pingan.geo.models import Grid, LayerState, RegionShape
 from pingan.geo.shapes import from_wkb
 
-BUCKET_DEG = 0.004  # ≈ 400 m × 390 m near 29°N
+BUCKET_DEG = 0.003  # ≈ 290 m × 330 m near 29°N
+# The ufunc behind shapely.intersects_xy, without its Python wrapper: half the cost of one call.
+_intersects_xy = getattr(shapely.lib, "intersects_xy", shapely.intersects_xy)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class GridIndex:
         if o == -2:
             return -1
         geoms = self.geoms
-        intersects_xy = shapely.intersects_xy
+        intersects_xy = _intersects_xy
         for j in self.cand_list[self.starts_list[b] : self.starts_list[b + 1]]:
             if intersects_xy(geoms[j], x, y):
                 return j
