@@ -47,7 +47,7 @@ def _mediation_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     _wipe(db)
     with db.session() as s:
         have = {u.username for u in s.scalars(select(User))}
-        for username, name, region in MEDIATOR_USERS:
+        for username, name, _region in MEDIATOR_USERS:
             if username not in have:
                 orgs.create_user(s, username, DEMO_PASSWORD, Role.MEDIATOR, name, "430600",
                                  must_change_password=False)  # fmt: skip

@@ -27,7 +27,11 @@ def test_full_lifecycle_and_chain(session) -> None:  # type: ignore[no-untyped-d
     at = T0 + timedelta(days=2)
     act(session, d, "hold_session", at, session=session_in(notes="第一次调解"))
     act(session, d, "hold_session", at + timedelta(days=1), session=session_in(notes="第二次调解"))
-    assert d.status == "mediating" and d.session_count == 2 and [s.notes for s in d.sessions] == ["第一次调解", "第二次调解"]
+    assert (
+        d.status == "mediating"
+        and d.session_count == 2
+        and [s.notes for s in d.sessions] == ["第一次调解", "第二次调解"]
+    )
     at += timedelta(days=3)
     from .helpers import agreement_in
 
@@ -47,7 +51,9 @@ def test_full_lifecycle_and_chain(session) -> None:  # type: ignore[no-untyped-d
     act(session, d, "close", at + timedelta(days=21))
     assert d.status == "closed" and d.closed_at is not None
     session.commit()
-    actions = session.scalars(select(DisputeEvent.action).where(DisputeEvent.dispute_id == d.id).order_by(DisputeEvent.seq))
+    actions = session.scalars(
+        select(DisputeEvent.action).where(DisputeEvent.dispute_id == d.id).order_by(DisputeEvent.seq)
+    )
     assert list(actions) == [
         "register", "accept", "hold_session", "hold_session", "reach_agreement", "upload", "sign",
         "apply_judicial", "judicial_result", "complete_performance", "revisit", "close",

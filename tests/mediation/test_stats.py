@@ -77,8 +77,13 @@ def test_prevented_escalations_and_group_incidents(session) -> None:  # type: ig
 
 
 def test_petitions_repeat_skip_level_and_backlog_clearance(session) -> None:  # type: ignore[no-untyped-def]
-    base = {"petitioner_name": "王桂英", "petitioner_id_number": "430603196501011238", "subject": "征地补偿款未足额发放",
-            "content": "要求补足补偿款", "region_code": "430603"}  # fmt: skip
+    base = {
+        "petitioner_name": "王桂英",
+        "petitioner_id_number": "430603196501011238",
+        "subject": "征地补偿款未足额发放",
+        "content": "要求补足补偿款",
+        "region_code": "430603",
+    }
     p1 = service.register_petition(session, PetitionIn(form="来信", **base), DESK, T0)
     p2 = service.register_petition(session, PetitionIn(form="来访", received_level="province", **base), DESK, T0)
     p3 = service.register_petition(session, PetitionIn(form="网上", **{**base, "subject": "低保资格认定"}), DESK, T0)
@@ -86,8 +91,14 @@ def test_petitions_repeat_skip_level_and_backlog_clearance(session) -> None:  # 
     assert (p1.skip_level, p2.skip_level) == (False, True)
     for p in (p1, p2):
         service.petition_act(session, p.id, "accept", DESK, at=T0)
-        service.petition_act(session, p.id, "mark_backlog", DESK,
-                             PetitionActionInput(owner="云溪区委书记", deadline=(T0 + timedelta(days=90)).date()), T0)
+        service.petition_act(
+            session,
+            p.id,
+            "mark_backlog",
+            DESK,
+            PetitionActionInput(owner="云溪区委书记", deadline=(T0 + timedelta(days=90)).date()),
+            T0,
+        )
     figs = stats.petitions(session)["figures"]
     assert _fig(figs, "repeat")["value"] == 1 and _fig(figs, "skip_level")["value"] == 1
     clr = _fig(figs, "backlog_clearance")
