@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "pingan.mediation.models",
     "pingan.security.models",
     "pingan.auth.models",
+    "pingan.metrics.models",
 ]
 
 for _name in MODEL_MODULES:

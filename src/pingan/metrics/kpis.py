@@ -38,7 +38,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    or_,
     select,
     true,
 )
@@ -60,6 +59,7 @@ NULL_KEY = "-"
 TOTAL_KEY = "all"
 CLOSED_STATES = (Status.CLOSED.value, Status.REVISITED.value)
 VERIFY_ACTIONS = ("verify_pass", "verify_fail")
+_NO_SEQ = 2_000_000_000  # "no later dispatch"
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class Ctx:
         return q
 
 
-def _dispatch_units(ctx: Ctx, outcome: str) -> Select[Any]:
+def _dispatch_family(ctx: Ctx) -> Select[Any]:
     a = aliased(CaseEvent, name="a")
     a2 = aliased(CaseEvent, name="a2")
     dept = a.data["department_id"].as_integer()
@@ -178,7 +178,7 @@ def _dispatch_units(ctx: Ctx, outcome: str) -> Select[Any]:
             a.case_id.label("case_id"),
             a.seq.label("seq"),
             _key(ctx.session, ctx.group_by, dept, a.at).label("key"),
-            next_seq.label("next_seq"),
+            func.coalesce(next_seq, _NO_SEQ).label("next_seq"),
         )
         .select_from(a)
         .join(Case, Case.id == a.case_id)
@@ -186,60 +186,76 @@ def _dispatch_units(ctx: Ctx, outcome: str) -> Select[Any]:
         dept,
     ).subquery("d")
     o = aliased(CaseEvent, name="o")
-    follows = and_(o.case_id == d.c.case_id, o.seq > d.c.seq, or_(d.c.next_seq.is_(None), o.seq < d.c.next_seq))
-    if outcome == "signed":
-        hit = exists().where(follows, o.action == "sign", o.data["on_time"].as_boolean() == true())
-        num: Any = func.max(case((hit, 1), else_=0))
-    else:  # not returned
-        hit = exists().where(follows, o.action == "return")
-        num = func.min(case((hit, 0), else_=1))
+    # The outcome of a dispatch: what its department did before the case was dispatched again.
+    follows = and_(o.case_id == d.c.case_id, o.seq > d.c.seq, o.seq < d.c.next_seq)
+    signed = exists().where(follows, o.action == "sign", o.data["on_time"].as_boolean() == true())
+    returned = exists().where(follows, o.action == "return")
+    one = literal(1, Integer)
     return select(
-        d.c.case_id, d.c.key, literal(1, Integer).label("den"), num.label("num")
+        d.c.case_id,
+        d.c.key,
+        one.label("response_rate_den"),
+        func.max(case((signed, 1), else_=0)).label("response_rate_num"),
+        one.label("accurate_dispatch_rate_den"),
+        func.min(case((returned, 0), else_=1)).label("accurate_dispatch_rate_num"),
     ).group_by(d.c.case_id, d.c.key)
 
 
-def _revisit_units(ctx: Ctx, flag: ColumnElement[bool]) -> Select[Any]:
+def _revisit_family(ctx: Ctx) -> Select[Any]:
     e = CaseEvent
     key = _key(ctx.session, ctx.group_by, Case.department_id, e.at)
     rn = func.row_number().over(partition_by=(e.case_id, key), order_by=e.seq.desc())
+    solved = e.data["solved"].as_boolean() == true()
+    satisfied = e.data["satisfaction"].as_string().in_(ctx.pol.satisfied_levels)
     r = ctx.restrict(
         select(
             e.case_id.label("case_id"),
             key.label("key"),
-            case((flag, 1), else_=0).label("num"),
+            case((solved, 1), else_=0).label("solved"),
+            case((satisfied, 1), else_=0).label("satisfied"),
             rn.label("rn"),
         )
         .join(Case, Case.id == e.case_id)
         .where(e.action == "revisit", e.at >= ctx.window.since, e.at < ctx.window.until),
         Case.department_id,
     ).subquery("r")
-    return select(r.c.case_id, r.c.key, literal(1, Integer).label("den"), r.c.num).where(r.c.rn == 1)
+    one = literal(1, Integer)
+    # The latest revisit in the window decides (a reopened case is asked again).
+    return select(
+        r.c.case_id,
+        r.c.key,
+        one.label("solved_rate_den"),
+        r.c.solved.label("solved_rate_num"),
+        one.label("satisfaction_rate_den"),
+        r.c.satisfied.label("satisfaction_rate_num"),
+    ).where(r.c.rn == 1)
 
 
-def _closure_units(ctx: Ctx, on_time: bool) -> Select[Any]:
+def _closure_family(ctx: Ctx) -> Select[Any]:
     closed_state = and_(Case.status.in_(CLOSED_STATES), Case.closed_at.is_not(None))
     # A case falls due at its deadline, or when it was closed if that came first.
     due_at = case((and_(closed_state, Case.closed_at < Case.deadline_at), Case.closed_at), else_=Case.deadline_at)
     closed = and_(closed_state, Case.closed_at < ctx.window.until)
     horizon = min(ctx.window.until, utcnow())
-    if on_time:
-        den: ColumnElement[Any] = case((Case.status == Status.SUSPENDED.value, 0), else_=1)
-        num = case((and_(closed, Case.closed_at <= Case.deadline_at), 1), else_=0)
-    else:
-        den = literal(1, Integer)
-        num = case((closed, 1), else_=0)
     return ctx.restrict(
         select(
             Case.id.label("case_id"),
             _key(ctx.session, ctx.group_by, Case.department_id, due_at).label("key"),
-            den.label("den"),
-            num.label("num"),
-        ).where(Case.deadline_at.is_not(None), due_at >= ctx.window.since, due_at < horizon),
+            literal(1, Integer).label("closure_rate_den"),
+            case((closed, 1), else_=0).label("closure_rate_num"),
+            case((Case.status == Status.SUSPENDED.value, 0), else_=1).label("ontime_closure_rate_den"),
+            case((and_(closed, Case.closed_at <= Case.deadline_at), 1), else_=0).label("ontime_closure_rate_num"),
+        ).where(
+            Case.deadline_at.is_not(None),
+            Case.deadline_at >= ctx.window.since,  # implied by the next line; lets an index help
+            due_at >= ctx.window.since,
+            due_at < horizon,
+        ),
         Case.department_id,
     )
 
 
-def _rework_units(ctx: Ctx) -> Select[Any]:
+def _rework_family(ctx: Ctx) -> Select[Any]:
     e = CaseEvent
     rework = tuple(ctx.pol.rework_actions)
     rows = ctx.restrict(
@@ -250,48 +266,70 @@ def _rework_units(ctx: Ctx) -> Select[Any]:
             case((e.action.in_(rework), 1), else_=0).label("num"),
         )
         .join(Case, Case.id == e.case_id)
-        .where(e.action.in_(VERIFY_ACTIONS + rework), e.at >= ctx.window.since, e.at < ctx.window.until),
+        .where(
+            e.action.in_(sorted(set(VERIFY_ACTIONS + rework))), e.at >= ctx.window.since, e.at < ctx.window.until
+        ),
         Case.department_id,
     ).subquery("v")
     return (
-        select(rows.c.case_id, rows.c.key, func.max(rows.c.den).label("den"), func.max(rows.c.num).label("num"))
+        select(
+            rows.c.case_id,
+            rows.c.key,
+            func.max(rows.c.den).label("rework_rate_den"),
+            func.max(rows.c.num).label("rework_rate_num"),
+        )
         .group_by(rows.c.case_id, rows.c.key)
         .having(func.max(rows.c.den) == 1)
     )
 
 
-def _satisfied(ctx: Ctx) -> ColumnElement[bool]:
-    return CaseEvent.data["satisfaction"].as_string().in_(ctx.pol.satisfied_levels)
-
-
-def _solved(ctx: Ctx) -> ColumnElement[bool]:
-    return CaseEvent.data["solved"].as_boolean() == true()
-
-
-UNITS: dict[str, Callable[[Ctx], Select[Any]]] = {
-    "response_rate": lambda c: _dispatch_units(c, "signed"),
-    "accurate_dispatch_rate": lambda c: _dispatch_units(c, "not_returned"),
-    "solved_rate": lambda c: _revisit_units(c, _solved(c)),
-    "satisfaction_rate": lambda c: _revisit_units(c, _satisfied(c)),
-    "closure_rate": lambda c: _closure_units(c, on_time=False),
-    "ontime_closure_rate": lambda c: _closure_units(c, on_time=True),
-    "rework_rate": _rework_units,
+# Metrics computed together from one unit query: rows (case_id, key, <metric>_den, <metric>_num …).
+FAMILIES: dict[str, tuple[Callable[[Ctx], Select[Any]], tuple[str, ...]]] = {
+    "dispatch": (_dispatch_family, ("response_rate", "accurate_dispatch_rate")),
+    "revisit": (_revisit_family, ("solved_rate", "satisfaction_rate")),
+    "closure": (_closure_family, ("closure_rate", "ontime_closure_rate")),
+    "rework": (_rework_family, ("rework_rate",)),
 }
+FAMILY_OF = {m: f for f, (_, ms) in FAMILIES.items() for m in ms}
 
 
 def units(ctx: Ctx, metric: str) -> Select[Any]:
-    return UNITS[check_metric(metric)](ctx)
+    """The unit rows (case_id, key, den, num) of one metric."""
+    build, _ = FAMILIES[FAMILY_OF[check_metric(metric)]]
+    f = build(ctx).subquery("f")
+    return select(f.c.case_id, f.c.key, f.c[f"{metric}_den"].label("den"), f.c[f"{metric}_num"].label("num"))
 
 
-# --- figures ------------------------------------------------------------------------------------------------
+def _family_counts(ctx: Ctx, family: str, metrics: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
+    build, _ = FAMILIES[family]
+    f = build(ctx).subquery("f")
+    cols: list[Any] = [f.c.key]
+    for m in metrics:
+        den, num = f.c[f"{m}_den"], f.c[f"{m}_num"]
+        cols += [func.sum(case((and_(den == 1, num == 1), 1), else_=0)), func.sum(den)]
+    out: dict[str, dict[str, tuple[int, int]]] = {m: {} for m in metrics}
+    for row in ctx.session.execute(select(*cols).group_by(f.c.key)).all():
+        for i, m in enumerate(metrics):
+            n, d = int(row[1 + 2 * i] or 0), int(row[2 + 2 * i] or 0)
+            if d:
+                out[m][str(row[0])] = (n, d)
+    return out
 
 
 def counts(ctx: Ctx, metric: str) -> dict[str, tuple[int, int]]:
-    """{key: (numerator, denominator)} of one metric."""
-    u = units(ctx, metric).subquery("u")
-    num = func.sum(case((and_(u.c.den == 1, u.c.num == 1), 1), else_=0))
-    rows = ctx.session.execute(select(u.c.key, num, func.sum(u.c.den)).group_by(u.c.key)).all()
-    return {str(k): (int(n or 0), int(d or 0)) for k, n, d in rows}
+    """{key: (numerator, denominator)} of one metric (groups with an empty denominator left out)."""
+    return _family_counts(ctx, FAMILY_OF[check_metric(metric)], [metric])[metric]
+
+
+def compute(ctx: Ctx, metrics: list[str] | None = None) -> dict[str, dict[str, tuple[int, int]]]:
+    """{metric: {key: (numerator, denominator)}}; metrics of one family share one query."""
+    wanted = [check_metric(m) for m in (metrics or METRIC_IDS)]
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for family, (_, members) in FAMILIES.items():
+        ms = [m for m in members if m in wanted]
+        if ms:
+            out.update(_family_counts(ctx, family, ms))
+    return {m: out[m] for m in wanted}
 
 
 def drill(ctx: Ctx, metric: str, part: str, group: str, page: int, page_size: int) -> tuple[int, list[int]]:
@@ -372,8 +410,3 @@ def composite(pol: MetricsPolicy, figures: dict[str, dict[str, Any]]) -> dict[st
         "formula": f"综合得分 = ({terms}) ÷ {wsum:g}" if parts else "综合得分：无可计算的指标",
         "formula_en": f"composite = ({terms_en}) / {wsum:g}" if parts else "composite: no figure has a denominator",
     }
-
-
-def compute(ctx: Ctx, metrics: list[str] | None = None) -> dict[str, dict[str, tuple[int, int]]]:
-    """{metric: {key: (numerator, denominator)}} for the requested metrics."""
-    return {m: counts(ctx, m) for m in (metrics or list(METRIC_IDS))}
