@@ -189,9 +189,12 @@ def test_api_kpis_and_drill_down(api: Any, db: Any) -> None:
     d2 = groups[str(world.d2)]
     assert d2["label"].endswith("住房和城乡建设局")
     assert (d2["figures"]["response_rate"]["numerator"], d2["figures"]["response_rate"]["denominator"]) == (1, 2)
-    den = _get(api, "lingdao", "/api/v1/stats/kpis/response_rate/cases", **_params(
-        d2["figures"]["response_rate"]["drill"]["denominator"]
-    ))
+    den = _get(
+        api,
+        "lingdao",
+        "/api/v1/stats/kpis/response_rate/cases",
+        **_params(d2["figures"]["response_rate"]["drill"]["denominator"]),
+    )
     assert den["case_ids"] == ids_of(world, {"c3", "c4"})
     assert d2["score"]["band"] in {"A", "B", "C", "D", "E"}
     assert "综合得分" in d2["score"]["formula"]

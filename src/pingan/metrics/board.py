@@ -98,9 +98,7 @@ def intake(session: Session, actor: Actor, days: int, now: datetime | None = Non
     day = day_of(session, Case.received_at)
     q: Any = select(day.label("day"), Case.channel, func.count()).select_from(Case)
     rows = session.execute(
-        scoped(q, actor)
-        .where(Case.received_at >= start, Case.received_at <= now)
-        .group_by(day, Case.channel)
+        scoped(q, actor).where(Case.received_at >= start, Case.received_at <= now).group_by(day, Case.channel)
     ).all()
     table: dict[str, dict[str, int]] = {}
     for d, ch, n in rows:

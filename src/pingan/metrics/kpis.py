@@ -266,9 +266,7 @@ def _rework_family(ctx: Ctx) -> Select[Any]:
             case((e.action.in_(rework), 1), else_=0).label("num"),
         )
         .join(Case, Case.id == e.case_id)
-        .where(
-            e.action.in_(sorted(set(VERIFY_ACTIONS + rework))), e.at >= ctx.window.since, e.at < ctx.window.until
-        ),
+        .where(e.action.in_(sorted(set(VERIFY_ACTIONS + rework))), e.at >= ctx.window.since, e.at < ctx.window.until),
         Case.department_id,
     ).subquery("v")
     return (

@@ -59,9 +59,7 @@ def _drill_url(metric: str, part: str, group_by: str, group: str, w: kpis.Window
     return f"/api/v1/stats/kpis/{metric}/cases?{q}"
 
 
-def _groups(
-    ctx: kpis.Ctx, data: dict[str, dict[str, tuple[int, int]]], metrics: list[str]
-) -> list[dict[str, Any]]:
+def _groups(ctx: kpis.Ctx, data: dict[str, dict[str, tuple[int, int]]], metrics: list[str]) -> list[dict[str, Any]]:
     keys = sorted({k for per in data.values() for k in per})
     labels = _labels(ctx.session, ctx.group_by, keys)
     out: list[dict[str, Any]] = []
@@ -170,7 +168,5 @@ def get_queues(session: SessionDep, actor: StatsActor) -> dict[str, Any]:
 
 
 @router.get("/intake", summary="受理量 Intake per channel per day (today first)")
-def get_intake(
-    session: SessionDep, actor: StatsActor, days: Annotated[int, Query(ge=1, le=366)] = 7
-) -> dict[str, Any]:
+def get_intake(session: SessionDep, actor: StatsActor, days: Annotated[int, Query(ge=1, le=366)] = 7) -> dict[str, Any]:
     return board.intake(session, actor, days)
