@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "pingan.security.models",
     "pingan.auth.models",
     "pingan.metrics.models",
+    "pingan.dispatch.models",
 ]
 
 for _name in MODEL_MODULES:

@@ -6,10 +6,13 @@ triage and the duplicate finder sit behind it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +26,10 @@ class RoutingDecision:
     auto: bool = False  # confident enough to dispatch without a person
     triage: dict[str, Any] | None = None  # the 110/12345 transfer rule that fired, if any
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    # The responsibility-list rule that chose the department: {rule_id, label, matched, lead_code, co_codes}.
+    responsibility: dict[str, Any] | None = None
+    threshold: float | None = None  # the policy's auto-dispatch threshold at the time of routing
+    model: str | None = None  # fingerprint of the classifier that decided (None: no model installed)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +41,9 @@ class RoutingDecision:
             "auto": self.auto,
             "triage": self.triage,
             "duplicates": self.duplicates,
+            "responsibility": self.responsibility,
+            "threshold": self.threshold,
+            "model": self.model,
         }
 
 
@@ -49,5 +59,50 @@ def route(
     lat: float | None = None,
     case_id: int | None = None,
 ) -> RoutingDecision:
-    """No routing model is installed yet: every case waits for a dispatcher."""
-    return RoutingDecision()
+    """Classify, triage and apply the responsibility list.
+
+    auto is True only when the classifier's calibrated confidence reaches the policy threshold, a department
+    was found, and no 110/12345 transfer rule fired; otherwise the case waits for a dispatcher with the top
+    suggestions and the words that drove them.
+    """
+    from pingan.dispatch import classifier, responsibility, triage
+
+    text = f"{title or ''}\n{content or ''}"
+    pol = responsibility.policy()
+    decision = RoutingDecision(threshold=pol.auto_dispatch_threshold)
+    try:
+        model = classifier.load()
+    except classifier.ModelMissing as exc:
+        log.warning("routing without a model: %s", exc)
+        decision.triage = triage.check(channel, text)
+        return decision
+    pred = model.predict(title or "", content or "", k=pol.suggestions)
+    decision.model = str(model.meta.get("data_sha256", ""))[:12]
+    decision.category = pred.category
+    decision.confidence = pred.confidence
+    cache: dict[str, Any] = {}
+    for i, sug in enumerate(pred.top):
+        a = responsibility.assign(session, sug.category, text, county_code, pol, cache)
+        decision.suggestions.append(
+            {
+                "category": sug.category,
+                "score": round(sug.score, 4),
+                "reasons": sug.reasons,
+                "department_id": a.lead.id if a and a.lead else None,
+                "department_name": a.lead.name if a and a.lead else None,
+                "co_department_ids": [d.id for d in a.co] if a else [],
+                "rule_id": a.rule.id if a else None,
+                "rule_label": a.rule.label if a else None,
+            }
+        )
+        if i == 0 and a is not None:
+            decision.responsibility = a.to_json()
+            decision.department_id = a.lead.id if a.lead else None
+            decision.co_department_ids = [d.id for d in a.co]
+    decision.triage = triage.check(channel, text, pred.category, pred.confidence)
+    decision.auto = (
+        decision.confidence >= pol.auto_dispatch_threshold
+        and decision.department_id is not None
+        and decision.triage is None
+    )
+    return decision

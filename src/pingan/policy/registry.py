@@ -45,6 +45,7 @@ POLICY_MODULES = [
     "pingan.dispatch.dup_policies",
     "pingan.metrics.policies",
     "pingan.mediation.policies",
+    "pingan.dispatch.policies",
 ]
 
 
