@@ -8,6 +8,7 @@ from sqlalchemy import Float, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pingan.db import Base
+from pingan.orgs import models as _orgs_models  # noqa: F401  (geo_grid_workers.user_id → users.id)
 
 LEVELS = ("city", "county", "township", "village")
 
