@@ -85,14 +85,16 @@ def get_case(session: Session, case_id: int) -> Case:
 
 
 def find_by_external(session: Session, channel: str, external_id: str) -> Case | None:
-    return session.scalars(select(Case).where(Case.channel == channel, Case.external_id == external_id)).one_or_none()
+    with session.no_autoflush:
+        q = select(Case).where(Case.channel == channel, Case.external_id == external_id)
+        return session.scalars(q).one_or_none()
 
 
 def open_case(session: Session, case: Case, actor: Actor, at: datetime, data: dict[str, Any]) -> tuple[Case, bool]:
-    """Insert a new case with its 受理 event. Returns (case, created); a resubmission returns the original."""
-    existing = find_by_external(session, case.channel, case.external_id)
-    if existing is not None:
-        return existing, False
+    """Insert a new case with its 受理 event. Returns (case, created); a resubmission returns the original.
+
+    Callers look the (channel, external id) up first; the unique constraint settles concurrent retries.
+    """
     case.status = Status.RECEIVED
     case.tracking_code = new_tracking_code()
     case.created_at = case.updated_at = at

@@ -1,0 +1,184 @@
+"""Intake throughput through the whole pipeline over HTTP, on SQLite and PostgreSQL.
+
+A real server (`pingan serve`, separate processes) on a scratch database; an asyncio client keeps
+`--concurrency` requests in flight. Measures one case per request (cases/s, p50/p99 latency) and the batch
+endpoint (cases/s). The batch figure is the baseline the single-request path is compared against.
+
+    uv run python bench/intake.py [--quick] [--db sqlite|postgresql|both] [--workers N]
+
+Prints one JSON object on its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get("PINGAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TITLES = ["小区门口垃圾堆放多日无人清运", "路灯损坏夜间出行不便", "夜间施工噪音扰民", "人行道井盖缺失",
+          "小区物业乱收费", "公交站台破损", "农村道路坑洼不平", "占道经营影响通行"]
+PLACES = ["岳阳楼区五里牌街道", "岳阳县荣家湾镇", "华容县章华镇", "汨罗市归义镇", "平江县汉昌镇", "临湘市长安街道"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scratch_db(kind: str) -> tuple[str, Any]:
+    if kind == "sqlite":
+        d = tempfile.mkdtemp(prefix="pingan-bench-")
+        return f"sqlite:///{d}/bench.db", None
+    name = f"pingan_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, (admin, name)
+
+
+def drop_db(handle: Any) -> None:
+    if handle is None:
+        return
+    admin, name = handle
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def prepare(url: str) -> None:
+    from pingan.db import make_engine, make_session_factory, session_scope
+    from pingan.migrate import upgrade
+    from pingan.sim.org import seed_demo_users, seed_organisation
+
+    upgrade(url)
+    engine = make_engine(url)
+    with session_scope(make_session_factory(engine)) as s:
+        seed_organisation(s)
+        seed_demo_users(s)
+    engine.dispose()
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PINGAN_BACKGROUND": "0", "PINGAN_RATE_LIMIT": "off"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pingan.cli", "serve", "--db", url, "--port", str(port), "--workers", str(workers),
+         "--no-seed"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start: " + (proc.stderr.read().decode() if proc.stderr else ""))
+
+
+def body(i: int, run: str) -> dict[str, Any]:
+    return {"work_order_no": f"{run}-{i}", "case_type": "投诉", "title": TITLES[i % len(TITLES)],
+            "content": f"{PLACES[i % len(PLACES)]}{TITLES[i % len(TITLES)]}，请相关部门尽快处理。编号{i}",
+            "address": PLACES[i % len(PLACES)], "caller_name": "测试", "caller_phone": "13812341234"}
+
+
+async def run_single(base: str, token: str, n: int, concurrency: int, run: str) -> dict[str, float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                t0 = time.perf_counter()
+                r = await client.post("/api/v1/intake/hotline_12345", json=body(i, run))
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 201:
+                    raise RuntimeError(f"{r.status_code} {r.text[:200]}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {"cases_per_s": round(n / elapsed, 1), "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2), "n": n}
+
+
+async def run_batch(base: str, token: str, n: int, size: int, concurrency: int, run: str) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}"}
+    chunks = [[body(i, run) for i in range(k, min(k + size, n))] for k in range(0, n, size)]
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def send(chunk: list[dict[str, Any]]) -> None:
+            async with sem:
+                r = await client.post("/api/v1/intake/hotline_12345/batch", json=chunk)
+                if r.status_code != 200 or r.json()["created"] != len(chunk):
+                    raise RuntimeError(f"{r.status_code} {r.text[:200]}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[send(c) for c in chunks])
+        elapsed = time.perf_counter() - t0
+    return {"cases_per_s": round(n / elapsed, 1), "batch_size": size, "n": n}
+
+
+def bench_one(kind: str, quick: bool, workers: int, concurrency: int) -> dict[str, Any]:
+    url, handle = scratch_db(kind)
+    proc = None
+    try:
+        prepare(url)
+        port = free_port()
+        proc = start_server(url, port, workers)
+        base = f"http://127.0.0.1:{port}"
+        token = httpx.post(f"{base}/api/v1/auth/login",
+                           json={"username": "api12345", "password": "Pingan@2026demo"}).json()["token"]
+        n_single = 600 if quick else 5000
+        n_batch = 2000 if quick else 20000
+        asyncio.run(run_single(base, token, 50, 4, "warm"))
+        single = asyncio.run(run_single(base, token, n_single, concurrency, "s"))
+        batch = asyncio.run(run_batch(base, token, n_batch, 250, 2, "b"))
+        return {"single": single, "batch": batch, "workers": workers,
+                "single_vs_batch": round(single["cases_per_s"] / batch["cases_per_s"], 3)}
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        drop_db(handle)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--workers", type=int, default=2, help="server processes for PostgreSQL")
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+    out: dict[str, Any] = {"bench": "intake", "quick": args.quick, "cores": os.cpu_count()}
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    for kind in kinds:
+        workers = 1 if kind == "sqlite" else args.workers
+        out[kind] = bench_one(kind, args.quick, workers, args.concurrency)
+        print(f"{kind}: {out[kind]}", file=sys.stderr)
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
