@@ -50,12 +50,14 @@ def serve(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     db: DbOpt = None,
+    workers: Annotated[int, typer.Option(help="server processes (PostgreSQL; SQLite serialises writes anyway)")] = 1,
     seed: Annotated[bool, typer.Option(help="load divisions and departments if missing")] = True,
 ) -> None:
     """Run the server (migrates the schema first)."""
+    import os
+
     import uvicorn
 
-    from pingan.app import create_app
     from pingan.migrate import upgrade
 
     s = _settings(db)
@@ -63,7 +65,10 @@ def serve(
     if seed:
         _seed_org(s)
     console.print(f"Pingan 平安 at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
-    uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
+    # Worker processes build their own app from the environment.
+    os.environ["PINGAN_DB_URL"] = s.db_url
+    uvicorn.run("pingan.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 def _seed_org(s: Settings) -> None:
@@ -264,3 +269,7 @@ _mount_plugins()
 
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
