@@ -196,6 +196,18 @@ def test_api_kpis_and_drill_down(api: Any, db: Any) -> None:
         **_params(d2["figures"]["response_rate"]["drill"]["denominator"]),
     )
     assert den["case_ids"] == ids_of(world, {"c3", "c4"})
+    paged = _get(
+        api,
+        "lingdao",
+        "/api/v1/stats/kpis/closure_rate/cases",
+        part="denominator",
+        page=2,
+        page_size=1,
+        ids_only="true",
+        **window,
+    )
+    assert paged["total"] == 4 and paged["case_ids"] == ids_of(world, CITY["closure_rate"][1])[1:2]
+    assert "items" not in paged
     assert d2["score"]["band"] in {"A", "B", "C", "D", "E"}
     assert "综合得分" in d2["score"]["formula"]
 
