@@ -60,3 +60,25 @@ def test_region_api(api) -> None:  # type: ignore[no-untyped-def]
     assert api.get("zuoxi", "/api/v1/geo/regions/999999").status_code == 404
     c = api.get("zuoxi", "/api/v1/geo/regions/counts", params={"code": "430600"}).json()
     assert c["by_level"]["village"] == 1899
+
+
+def test_registered_places_and_aliases(api, session) -> None:  # type: ignore[no-untyped-def]
+    before = locate(session, None, None, "星光花园东口")
+    assert before.level == "city"
+    r = api.post(
+        "paiqian", "/api/v1/geo/places", json={"name": "星光花园", "region_code": "430602001", "kind": "place"}
+    )
+    assert r.status_code == 201, r.text
+    assert (
+        api.post("paiqian", "/api/v1/geo/places", json={"name": "星光花园", "region_code": "430602001"}).status_code
+        == 409
+    )
+    assert api.post("zuoxi", "/api/v1/geo/places", json={"name": "某地", "region_code": "430602001"}).status_code == 403
+    assert (
+        api.post("paiqian", "/api/v1/geo/places", json={"name": "某地", "region_code": "430602999"}).status_code == 404
+    )
+    session.rollback()  # see the committed place
+    after = locate(session, None, None, "星光花园东口")
+    assert after.town_code == "430602001" and after.level == "township" and after.matched == "星光花园"
+    r = api.post("zuoxi", "/api/v1/geo/locate", json={"address": "星光花园东口"})
+    assert r.json()["town_code"] == "430602001" and r.json()["names"]["township"]

@@ -127,6 +127,7 @@ class Gazetteer:
             for n in {r.name, short_name(r.name)}:
                 if len(n) >= 2:
                     self.names.append((n, r))
+        self.extra_names = {name for name, _ in extra or []}
         for name, code in extra or []:
             target = self.by_code.get(code)
             if target is None and len(code) == 15 and code[:12] in self.by_code:
@@ -188,6 +189,9 @@ class Gazetteer:
         codes = {self.by_code[c].level: c for c in lineage}
         same = {r.code for n, r in hits if n == name}
         confidence = _LEVEL_CONFIDENCE.get(region.level, 0.3) * evidence
+        if name not in self.full_names and region.level != "grid" and name not in self.extra_names:
+            # A short name (荣家湾 for 荣家湾镇) is weaker evidence; two characters (广场, 新村) much weaker.
+            confidence *= 0.5 if len(name) <= 2 else 0.85
         if len(same) > 1:
             confidence *= 0.5
         return Location(
@@ -242,21 +246,28 @@ class Gazetteer:
 
 
 _lock = threading.Lock()
-_gazetteers: dict[str, Gazetteer] = {}
+_gazetteers: dict[str, tuple[int, Gazetteer]] = {}
 
 
 def gazetteer(session: Session) -> Gazetteer:
-    key = str(session.get_bind().engine.url)
-    with _lock:
-        g = _gazetteers.get(key)
-        if g is None:
-            from pingan.geo.models import GeoPlace
+    """The gazetteer of this database, cached per process; rebuilt when the registered places change
+    (their `geo_layer_state` row "places" carries a version, as the grid layer's does)."""
+    from pingan.geo.models import GeoPlace, LayerState
 
-            rows = session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
-            extra = [(p.name, p.region_code) for p in session.scalars(select(GeoPlace))]
-            g = Gazetteer([Place(*row) for row in rows], extra)
-            _gazetteers[key] = g
-        return g
+    key = str(session.get_bind().engine.url)
+    version = int(session.scalar(select(LayerState.version).where(LayerState.name == "places")) or 0)
+    with _lock:
+        hit = _gazetteers.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    rows = session.execute(select(Region.code, Region.name, Region.level, Region.parent_code)).all()
+    n_regions = len(rows)
+    extra = [(p.name, p.region_code) for p in session.scalars(select(GeoPlace))]
+    g = Gazetteer([Place(*row) for row in rows], extra)
+    if n_regions:  # never cache the gazetteer of an empty database
+        with _lock:
+            _gazetteers[key] = (version, g)
+    return g
 
 
 def reset_cache() -> None:

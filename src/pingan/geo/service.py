@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from pingan.errors import Conflict, Invalid, NotFound
 from pingan.geo import locator
 from pingan.geo.locate import Location, Place, gazetteer, reset_cache
-from pingan.geo.models import GeoPlace, Grid, Region
+from pingan.geo.models import GeoPlace, Grid, LayerState, Region
 from pingan.timeutil import utcnow
 
 
@@ -54,6 +54,13 @@ def add_place(
         created_at=utcnow(),
     )
     session.add(p)
+    state = session.get(LayerState, "places")
+    if state is None:
+        state = LayerState(name="places", version=0, source="registered places and aliases")
+        session.add(state)
+    state.version = (state.version or 0) + 1
+    state.feature_count = (state.feature_count or 0) + 1
+    state.updated_at = utcnow()
     session.flush()
     reset_cache()
     return p
