@@ -217,8 +217,9 @@ def _center_dispute(
     parties = [a, b]
     if kind == "minors" or rng.random() < 0.3:
         parties.append(_party(rng, "第三人", "430621", minor=True))
-    title = {"divorce": f"{a.name}诉{b.name}离婚纠纷（诉前调解）", "domestic_violence": f"{a.name}反映{b.name}家庭暴力",
-             "minors": f"{a.name}与{b.name}子女抚养纠纷"}[kind]  # fmt: skip
+    an, bn = a.name[0] + "某", b.name[0] + "某"  # titles name nobody in full (X某, as court documents do)
+    title = {"divorce": f"{an}诉{bn}离婚纠纷（诉前调解）", "domestic_violence": f"{an}反映{bn}家庭暴力",
+             "minors": f"{an}与{bn}子女抚养纠纷"}[kind]  # fmt: skip
     inp = DisputeIn(
         title=title,
         dispute_type="婚姻家庭",
@@ -259,7 +260,7 @@ def _town_dispute(
     county = town.code[:6]
     a, b = _party(rng, "申请人", county), _party(rng, "被申请人", county)
     n_people = rng.randint(*people)
-    title = rng.choice(titles).format(a=a.name, b=b.name, v=village.name, n=n_people)
+    title = rng.choice(titles).format(a=a.name[0] + "某", b=b.name[0] + "某", v=village.name, n=n_people)
     source = rng.choices(["sweep", "walk_in", "case", "court"], [45, 30, 20 if case_ids else 0, 5])[0]
     grid = f"{village.code}001" if len(village.code) == 12 else None
     inp = DisputeIn(

@@ -69,6 +69,7 @@ def visible_dispute(session: Session, actor: Actor, dispute_id: int) -> Dispute:
 def dispute_out(session: Session, d: Dispute, now: datetime | None = None) -> DisputeOut:
     now = now or utcnow()
     m = session.get(Mediator, d.mediator_id) if d.mediator_id else None
+    party_names = {p.name for p in d.parties}  # session participants name the parties too
     return DisputeOut(
         id=d.id,
         code=d.code,
@@ -136,7 +137,7 @@ def dispute_out(session: Session, d: Dispute, now: datetime | None = None) -> Di
                 seq=s.seq,
                 held_at=s.held_at,
                 place=s.place,
-                participants=s.participants,
+                participants=[mask_name(x) if x in party_names else x for x in s.participants],
                 notes=s.notes,
                 risk_level=s.risk_level,
                 risk_reasons=s.risk_reasons,
