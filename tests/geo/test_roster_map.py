@@ -166,3 +166,33 @@ def test_choropleth_counts_open_cases(layer, api) -> None:  # type: ignore[no-un
     assert c["counts"] == {code: 2} and c["total"] == 2
     t = api.get("lingdao", "/api/v1/geo/map/choropleth", params={"level": "township"}).json()
     assert t["counts"][code[:9]] == 2
+
+
+def test_upload_endpoints_refuse_bad_files_and_roles(layer, api) -> None:  # type: ignore[no-untyped-def]
+    bad = (
+        b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "1"}, '
+        b'"geometry": {"type": "Polygon", "coordinates": [[[113, 29], [113.1, 29], [113, 29.1]]]}}]}'
+    )
+    files = {"file": ("grids.geojson", bad, "application/geo+json")}
+    r = api.post("admin", "/api/v1/geo/grids/import", files=files)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "grid_file_invalid"
+    assert {e["error"] for e in r.json()["error"]["details"]["errors"]} == {"bad_code", "unclosed_ring"}
+    assert api.post("wangge", "/api/v1/geo/grids/import", files=files).status_code == 403
+    roster = _xlsx([["W9", "某某", "", "430602999999001", "", "是", None]])
+    r = api.post("admin", "/api/v1/geo/workers/import", files={"file": ("roster.xlsx", roster)})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "roster_invalid"
+
+
+def test_duty_switch_changes_who_is_told(layer, api) -> None:  # type: ignore[no-untyped-def]
+    with layer.session() as s:
+        code = s.scalar(select(Grid.code).where(Grid.county_code == "430611").limit(1))
+        worker = s.scalar(select(GridWorker.id).where(GridWorker.worker_no == f"S{code}"))
+    assert api.post("wangge", f"/api/v1/geo/workers/{worker}/duty", json={"on_duty": False}).status_code == 403
+    r = api.post("paiqian", f"/api/v1/geo/workers/{worker}/duty", json={"on_duty": False})
+    assert r.status_code == 200 and r.json()["on_duty"] is False
+    detail = api.get("paiqian", f"/api/v1/geo/grids/{code}").json()
+    assert detail["workers"][0]["on_duty"] is False
+    # The only worker is off duty: he is still told (nobody else would be).
+    with layer.session() as s:
+        assert grid_recipients(s, code) == [f"grid_worker:{worker}"]
+    assert api.post("paiqian", f"/api/v1/geo/workers/{worker}/duty", json={"on_duty": True}).status_code == 200

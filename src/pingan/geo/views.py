@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from pingan.cases.lifecycle import OPEN
 from pingan.cases.models import Case
 from pingan.deps import ActorDep, SessionDep, require_roles
-from pingan.errors import NotFound
+from pingan.errors import Forbidden, NotFound
 from pingan.geo import divisions, service
 from pingan.geo.crs import from_wgs84, to_wgs84
+from pingan.geo.grids import import_grid_file, import_roster, read_roster_xlsx
 from pingan.geo.locate import Location, locate
 from pingan.geo.models import Grid, GridAssignment, GridWorker, LayerState, Region, RegionShape
 from pingan.geo.shapes import from_wkb, geojson_geometry
@@ -378,3 +379,51 @@ def add_place(body: PlaceIn, session: SessionDep, actor: ActorDep) -> dict[str, 
     pos = to_wgs84(body.lon, body.lat, body.crs) if body.lon is not None and body.lat is not None and body.crs else None
     p = service.add_place(session, body.name, body.region_code, body.kind, pos)
     return {"id": p.id, "name": p.name, "region_code": p.region_code, "kind": p.kind}
+
+
+@router.post(
+    "/grids/import",
+    summary="导入网格图层 Import a grid layer (GeoJSON or zipped Shapefile); a bad file imports nothing",
+    dependencies=[require_roles(Role.ADMIN)],
+)
+async def import_grids(
+    session: SessionDep,
+    actor: ActorDep,
+    file: UploadFile,
+    crs: CrsName = "wgs84",
+    tolerance_m2: Annotated[float, Query(ge=0, le=10_000)] = 10.0,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    raw = await file.read()
+    report = import_grid_file(session, raw, file.filename or "grids.geojson", crs, tolerance_m2, None, dry_run)
+    return {"features": report.features, "imported": not dry_run, "dry_run": dry_run}
+
+
+@router.post(
+    "/workers/import",
+    summary="导入网格员花名册 Import the grid-worker roster (xlsx); a bad roster imports nothing",
+    dependencies=[require_roles(Role.ADMIN)],
+)
+async def import_workers(session: SessionDep, actor: ActorDep, file: UploadFile) -> dict[str, Any]:
+    return import_roster(session, read_roster_xlsx(await file.read()))
+
+
+class DutyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on_duty: bool
+
+
+@router.post("/workers/{worker_id}/duty", summary="在岗/离岗 Put a grid worker on or off duty")
+def set_duty(worker_id: int, body: DutyIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    w = session.get(GridWorker, worker_id)
+    if w is None:
+        raise NotFound("worker_not_found", f"没有网格员 {worker_id}", f"no grid worker {worker_id}")
+    own = w.user_id is not None and w.user_id == actor.id
+    if not own and actor.role not in (Role.ADMIN, Role.DISPATCHER):
+        raise Forbidden(
+            "duty_forbidden",
+            "只能设置本人或由管理员/派遣员设置在岗状态",
+            "only the worker, an admin or a dispatcher may change duty",
+        )
+    w.on_duty = body.on_duty
+    return {"id": w.id, "on_duty": w.on_duty}
