@@ -78,3 +78,16 @@ def verify(db: DbOpt = None) -> None:
     if problems:
         raise typer.Exit(1)
     console.print("[green]✓ dispute and petition timelines intact[/]")
+
+
+@app.command("sweep")
+def sweep(db: DbOpt = None) -> None:
+    """Send the mediation reminders (overdue mediation/performance, closing 司法确认 windows) once each."""
+    from pingan.db import session_scope
+    from pingan.mediation.service import sweep as run
+
+    engine, factory = _factory(db)
+    with session_scope(factory) as session:
+        out = run(session)
+    engine.dispose()
+    console.print(f"[green]reminders[/] {out}")

@@ -46,6 +46,7 @@ from pingan.mediation.schemas import (
     RiskInput,
 )
 from pingan.notify import outbox
+from pingan.notify.models import OutboxMessage
 from pingan.orgs.roles import Role
 from pingan.policy import registry
 from pingan.timeutil import to_cst, utcnow
@@ -844,3 +845,50 @@ def petitions_of_person(session: Session, keys: Sequence[str]) -> int:
 
 def open_disputes_filter() -> Any:
     return or_(*(Dispute.status == s for s in lifecycle.D_OPEN))
+
+
+# ---------------------------------------------------------------- reminders
+
+
+def sweep(session: Session, now: datetime | None = None, judicial_warn_days: int = 5) -> dict[str, int]:
+    """Reminders through the outbox, each sent once: mediation past its deadline, performance past its
+    deadline, and 司法确认 windows closing within `judicial_warn_days` with no application."""
+    now = now or utcnow()
+    today = local_date(now)
+    out = {"mediation_overdue": 0, "performance_overdue": 0, "judicial_window": 0}
+    in_mediation = [str(s) for s in lifecycle.D_IN_MEDIATION]
+    candidates: list[tuple[str, Dispute, str]] = []
+    for d in session.scalars(select(Dispute).where(Dispute.status.in_(in_mediation), Dispute.deadline_at < now)):
+        candidates.append(("mediation_overdue", d, f"dispute:overdue:{d.id}:{d.deadline_at:%Y%m%d}"))
+    for d in session.scalars(select(Dispute).where(Dispute.status == DStatus.PERFORMING)):
+        due = (d.agreement or {}).get("performance_deadline")
+        if due and date.fromisoformat(due) < today:
+            candidates.append(("performance_overdue", d, f"dispute:perf:{d.id}:{due}"))
+    for d in session.scalars(
+        select(Dispute).where(
+            Dispute.judicial_deadline.is_not(None),
+            Dispute.judicial_applied_at.is_(None),
+            Dispute.judicial_deadline >= today,
+            Dispute.judicial_deadline <= today + timedelta(days=judicial_warn_days),
+        )
+    ):
+        candidates.append(("judicial_window", d, f"dispute:judicial:{d.id}"))
+    if not candidates:
+        return out
+    keys = [k for _, _, k in candidates]
+    sent = set(session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys))))
+    for kind, d, key in candidates:
+        if key in sent:
+            continue
+        recipient = f"mediator:{d.mediator_id}" if d.mediator_id else f"zongzhi:{d.town_code or d.county_code}"
+        payload = {
+            "dispute_id": d.id,
+            "code": d.code,
+            "deadline": d.deadline_at.isoformat() if kind == "mediation_overdue" and d.deadline_at else None,
+            "judicial_deadline": d.judicial_deadline.isoformat() if d.judicial_deadline else None,
+        }
+        outbox.enqueue(session, key, kind, d.case_id, recipient, payload, now)
+        sent.add(key)
+        out[kind] += 1
+    session.flush()
+    return out

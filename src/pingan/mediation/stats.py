@@ -98,6 +98,14 @@ def disputes(
         for d in signed
         if d.judicial_applied_at is None and d.judicial_deadline and d.judicial_deadline >= local_date(now)
     )
+    today = local_date(now)
+    perf_overdue = sum(
+        1
+        for d in rows
+        if d.status == DStatus.PERFORMING
+        and d.agreement
+        and date.fromisoformat(d.agreement["performance_deadline"]) < today
+    )
     return [
         count("received", "登记纠纷", received, "期间内登记的纠纷数", "disputes registered in the period"),
         count("accepted", "受理", accepted, "其中已受理的纠纷数", "of those, disputes accepted"),
@@ -175,6 +183,13 @@ def disputes(
             f"disputes of {group_min}+ people once at medium/high risk that reached an agreement "
             "with no group incident recorded",
         ),  # fmt: skip
+        count(
+            "performance_overdue",
+            "履行逾期",
+            perf_overdue,
+            "履行中且已过协议履行期限的纠纷数",
+            "agreements being performed past their performance deadline",
+        ),
         rate(
             "judicial_applied_rate",
             "司法确认申请率",
@@ -286,6 +301,10 @@ def petitions(session: Session, region: str | None = None, since: datetime | Non
     cleared = [p for p in backlog if p.status == PStatus.CLOSED and p.resolved]
     today = local_date(utcnow())
     overdue_backlog = [p for p in backlog if p not in cleared and p.backlog_deadline and p.backlog_deadline < today]
+    accept_late = sum(
+        1 for p in rows if p.status == PStatus.REGISTERED and p.accept_deadline and p.accept_deadline < today
+    )
+    reply_late = sum(1 for p in rows if p.status == PStatus.ACCEPTED and p.reply_deadline and p.reply_deadline < today)
     figures = [
         count(
             "received",
@@ -304,6 +323,20 @@ def petitions(session: Session, region: str | None = None, since: datetime | Non
             skip,
             "到有权处理层级以上走访的件数",
             "visits above the level with authority over the matter",
+        ),  # fmt: skip
+        count(
+            "accept_overdue",
+            "逾期未受理",
+            accept_late,
+            "登记后超过受理告知期限（15日）仍未受理的件数",
+            "registered petitions past the 15-day acceptance limit",
+        ),  # fmt: skip
+        count(
+            "reply_overdue",
+            "逾期未办结",
+            reply_late,
+            "受理后超过办理期限（60日）仍未出具意见的件数",
+            "accepted petitions past the 60-day handling limit",
         ),  # fmt: skip
         count("backlog", "信访积案", len(backlog), "列为积案的件数", "petitions put on the backlog"),
         rate(

@@ -284,6 +284,19 @@ def agreement(dispute_id: int, fmt: str, session: SessionDep, actor: ActorDep) -
     )
 
 
+@router.get("/disputes/{dispute_id}/parties", summary="当事人联系方式（不脱敏，留痕） Parties unmasked (logged)")
+def parties_unmasked(dispute_id: int, session: SessionDep, actor: ActorDep) -> list[dict[str, Any]]:
+    if actor.role not in DOC_ROLES:
+        raise Forbidden("role_forbidden", "当前角色无权查看当事人完整信息", "this role may not see parties unmasked")
+    d = visible_dispute(session, actor, dispute_id)
+    service.log_view(session, d, actor, "parties")
+    session.commit()
+    return [
+        {"id": p.id, "role": p.role, "name": p.name, "phone": p.phone, "id_number": p.id_number, "address": p.address}
+        for p in d.parties
+    ]
+
+
 # ---------------------------------------------------------------- roster and rota
 
 
