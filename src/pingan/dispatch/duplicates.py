@@ -27,9 +27,8 @@ import re
 import threading
 import time
 import unicodedata
-import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -72,11 +71,20 @@ def _runs(text: str, stop_terms: Sequence[str]) -> list[str]:
     return _RUNS.findall(t)
 
 
-def _bigrams(runs: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for run in runs:
-        out.extend(run[i : i + 2] for i in range(len(run) - 1))
-    return out
+def _codes(runs: Sequence[str]) -> np.ndarray:
+    """Every character bigram inside the runs as one int64: (first code point << 21) | second."""
+    if not runs:
+        return np.zeros(0, dtype=np.int64)
+    # runs joined by NUL; pairs that touch a NUL are dropped
+    chars = np.frombuffer("\0".join(runs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    if len(chars) < 2:
+        return np.zeros(0, dtype=np.int64)
+    a, b = chars[:-1], chars[1:]
+    return ((a << 21) | b)[(a != 0) & (b != 0)]
+
+
+def bigram_code(bigram: str) -> int:
+    return (ord(bigram[0]) << 21) | ord(bigram[1])
 
 
 def message_corpus(data_dir: Path | None = None) -> list[tuple[str, str]]:
@@ -109,7 +117,7 @@ def message_corpus(data_dir: Path | None = None) -> list[tuple[str, str]]:
 class TextModel:
     """Character-bigram TF-IDF with a fixed vocabulary (from the messages) plus hashed columns."""
 
-    vocab: dict[str, int]
+    vocab: np.ndarray  # sorted int64 bigram codes; a code's column is its position
     idf: np.ndarray  # float32, len(vocab) + HASH_BUCKETS + 1 (the last column is always zero: padding)
     stop_terms: tuple[str, ...]
     text_chars: int
@@ -119,29 +127,36 @@ class TextModel:
     def pad(self) -> int:
         return len(self.idf) - 1
 
+    def cols_of(self, codes: np.ndarray) -> np.ndarray:
+        """Columns of bigram codes: the vocabulary's, or a hashed column for a bigram it does not have."""
+        n = len(self.vocab)
+        if n == 0:
+            pos = np.zeros(len(codes), dtype=np.int64)
+            known = np.zeros(len(codes), dtype=bool)
+        else:
+            pos = np.minimum(np.searchsorted(self.vocab, codes), n - 1)
+            known = self.vocab[pos] == codes
+        hashed = n + (((codes * 0x9E3779B1) >> 16) & (HASH_BUCKETS - 1))
+        return np.where(known, pos, hashed).astype(np.int32)
+
     def col(self, bigram: str) -> int:
-        c = self.vocab.get(bigram)
-        if c is None:
-            c = len(self.vocab) + (zlib.crc32(bigram.encode("utf-8")) & (HASH_BUCKETS - 1))
-        return c
+        return int(self.cols_of(np.array([bigram_code(bigram)], dtype=np.int64))[0])
 
     def text_of(self, title: str, content: str) -> str:
         return f"{title} {title} {(content or '')[: self.text_chars]}"
 
     def vector(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
         """(columns int32, weights float32): the `top_terms` heaviest bigrams, L2-normalised, sorted by column."""
-        counts = Counter(self.col(b) for b in _bigrams(_runs(self.text_of(title, content), self.stop_terms)))
-        if not counts:
+        codes = _codes(_runs(self.text_of(title, content), self.stop_terms))
+        if not len(codes):
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        cols = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        w = (1.0 + np.log(tf)) * self.idf[cols]
+        cols, tf = np.unique(self.cols_of(codes), return_counts=True)
+        w = (1.0 + np.log(tf.astype(np.float32))) * self.idf[cols]
         if len(cols) > self.top_terms:
-            keep = np.argpartition(-w, self.top_terms - 1)[: self.top_terms]
+            keep = np.sort(np.argpartition(-w, self.top_terms - 1)[: self.top_terms])
             cols, w = cols[keep], w[keep]
         w = w / np.float32(np.sqrt(float(np.dot(w, w))) or 1.0)
-        order = np.argsort(cols)
-        return cols[order].astype(np.int32), w[order].astype(np.float32)
+        return cols.astype(np.int32), w.astype(np.float32)
 
     def padded(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
         cols, w = self.vector(title, content)
@@ -155,21 +170,27 @@ class TextModel:
         _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
         return float(np.dot(a[1][ia], b[1][ib]))
 
-    def shared_phrases(self, title: str, content: str, other_cols: set[int], n: int = 3) -> list[str]:
-        """Longest runs of the query's text whose bigrams the other matter also has (for the 'why')."""
+    def shared_phrases(
+        self, title: str, content: str, other_cols: set[int], n: int = 3, longest: int = 12
+    ) -> list[str]:
+        """Longest runs of the query's text (≤ `longest` characters) whose bigrams the other matter also has."""
         found: dict[str, float] = {}
         for run in _runs(self.text_of(title, content), self.stop_terms):
+            if len(run) < 2:
+                continue
+            cols = self.cols_of(_codes([run])).tolist()
             i = 0
-            while i < len(run) - 1:
+            while i < len(cols):
                 j = i
-                while j < len(run) - 1 and self.col(run[j : j + 2]) in other_cols:
+                while j < len(cols) and cols[j] in other_cols and j - i < longest - 1:
                     j += 1
                 if j > i:
                     phrase = run[i : j + 1]
-                    weight = sum(float(self.idf[self.col(phrase[k : k + 2])]) for k in range(len(phrase) - 1))
+                    weight = float(self.idf[cols[i:j]].sum())
                     found[phrase] = max(found.get(phrase, 0.0), weight)
                     i = j
-                i += 1
+                else:
+                    i += 1
         best = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
         out: list[str] = []
         for phrase, _ in best:
@@ -183,18 +204,15 @@ class TextModel:
 @lru_cache(maxsize=4)
 def _build_model(stop_terms: tuple[str, ...], text_chars: int, top_terms: int, data_dir: str) -> TextModel:
     docs = message_corpus(Path(data_dir))
-    df: Counter[str] = Counter()
-    text_of = TextModel({}, np.zeros(1, dtype=np.float32), stop_terms, text_chars, top_terms).text_of
-    for subject, detail in docs:
-        df.update(set(_bigrams(_runs(text_of(subject, detail), stop_terms))))
-    vocab = {b: i for i, b in enumerate(sorted(df))}
+    empty = TextModel(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.float32), stop_terms, text_chars, top_terms)
+    per_doc = [np.unique(_codes(_runs(empty.text_of(s, d), stop_terms))) for s, d in docs]
+    vocab, df = np.unique(np.concatenate(per_doc) if per_doc else np.zeros(0, dtype=np.int64), return_counts=True)
     n = len(docs)
     idf = np.empty(len(vocab) + HASH_BUCKETS + 1, dtype=np.float32)
-    for b, i in vocab.items():
-        idf[i] = math.log((1 + n) / (1 + df[b])) + 1.0
+    idf[: len(vocab)] = np.log((1 + n) / (1 + df)) + 1.0
     idf[len(vocab) :] = math.log(1 + n) + 1.0  # unseen bigrams: as rare as can be
     idf[-1] = 0.0
-    return TextModel(vocab, idf, stop_terms, text_chars, top_terms)
+    return TextModel(vocab.astype(np.int64), idf, stop_terms, text_chars, top_terms)
 
 
 def text_model(settings: TextSettings | None = None, data_dir: Path | None = None) -> TextModel:

@@ -312,7 +312,10 @@ def clusters_from_cases(
     found = found[: pol.hot.top]
     area_codes = {c.area for c in found if c.area}
     names = (
-        dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(area_codes))).tuples().all())
+        {
+            str(r[0]): str(r[1])
+            for r in session.execute(select(Region.code, Region.name).where(Region.code.in_(area_codes)))
+        }
         if area_codes
         else {}
     )

@@ -14,6 +14,11 @@ app = typer.Typer(help="热点 Hot issues: clusters of similar matters ranked by
 console = Console()
 
 
+@app.callback()
+def _group() -> None:
+    """热点 Hot issues."""
+
+
 @app.command("evaluate")
 def evaluate(
     file: Annotated[Path | None, typer.Option("--file", help="CSV like data/messages/messages_likes.csv")] = None,
