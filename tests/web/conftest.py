@@ -58,9 +58,9 @@ class Live:
 
 
 @pytest.fixture(scope="session")
-def live_server(sqlite_db: Database) -> Iterator[Live]:
+def live_server(sqlite_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     sqlite_db.clean()
-    app = create_app(sqlite_db.settings(), background=False)
+    app = create_app(sqlite_db.settings(upload_dir=tmp_path_factory.mktemp("uploads")), background=False)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)

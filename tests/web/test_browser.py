@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from PIL import Image
 from sqlalchemy import select, text
 
-from pingan.cases.models import Case
+from pingan.cases.models import Case, CaseEvent
 from pingan.orgs import service as orgs
-from pingan.orgs.models import Department
+from pingan.orgs.models import Department, User
 from pingan.orgs.roles import Role
 from pingan.sim.org import DEMO_PASSWORD
 from tests.web.conftest import Live
@@ -29,7 +30,16 @@ pytestmark = pytest.mark.slow
 YUEYANG = {"lat": 29.3570, "lon": 113.1290, "crs": "wgs84"}
 
 
+_CONTEXTS: dict[str, Any] = {}
+
+
 def login(browser: Any, live: Live, username: str, **ctx: Any) -> Any:
+    """A page logged in as `username` through the login form; a plain desktop context is logged in once and
+    reused (each login costs an argon2 hash), a context with options (phone, GPS) is always new."""
+    if not ctx and username in _CONTEXTS:
+        page = _CONTEXTS[username].new_page()
+        page.goto(live.url + "/")
+        return page
     context = browser.new_context(locale="zh-CN", **ctx)
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -38,7 +48,17 @@ def login(browser: Any, live: Live, username: str, **ctx: Any) -> Any:
     page.get_by_label("密码").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+    if not ctx:
+        _CONTEXTS[username] = context
     return page
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_contexts() -> Any:
+    yield
+    for c in _CONTEXTS.values():
+        c.close()
+    _CONTEXTS.clear()
 
 
 def act(page: Any, label: str, **fields: str) -> None:
@@ -152,7 +172,7 @@ def test_closed_loop_by_clicking(browser: Any, live_server: Live, shots: Path) -
         case = s.get(Case, case_id)
         assert case is not None and case.status == "revisited" and case.satisfaction == "满意"
     for p in (op, disp, hd):
-        p.context.close()
+        p.close()
 
 
 def _dep_name(live: Live, code: str) -> str:
@@ -192,7 +212,7 @@ def test_every_role_logs_in_and_lands_on_its_page(browser: Any, live_server: Liv
             page.goto(f"{live.url}/cases")
             page.locator("table.cases a").first.click()
             assert page.get_by_test_id("no-actions").is_visible()
-        page.context.close()
+        page.close()
 
 
 def test_first_login_forces_a_password_change(browser: Any, live_server: Live) -> None:
@@ -221,9 +241,9 @@ def test_first_login_forces_a_password_change(browser: Any, live_server: Live) -
     assert page.url.rstrip("/") == live.url
     # An expired (revoked) session sends the next page to the login, not to an error.
     with live.db.session() as s:
-        s.execute(text("UPDATE auth_tokens SET revoked_at = created_at"))
+        uid = s.scalars(select(User.id).where(User.username == name)).one()
+        s.execute(text("UPDATE auth_tokens SET revoked_at = created_at WHERE user_id = :u"), {"u": uid})
         s.commit()
-    live.tokens.clear()
     page.goto(f"{live.url}/cases")
     assert "/login" in page.url and "expired=1" in page.url
     assert "登录已失效" in page.content()
@@ -250,6 +270,11 @@ def test_grid_worker_reports_from_a_phone(browser: Any, live_server: Live, shots
     page.get_by_role("button", name="获取定位").click()
     page.wait_for_function("document.getElementById('g-lat').value !== ''")
     assert "WGS-84" in page.locator("#g-pos").inner_text()
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(photo, "PNG")
+    page.get_by_label("现场照片").set_input_files(
+        files=[{"name": "pavement.png", "mimeType": "image/png", "buffer": photo.getvalue()}]
+    )
     page.screenshot(path=str(shots / "grid-worker-360.png"), full_page=True)
     with page.expect_navigation():
         page.get_by_role("button", name="提交").click()
@@ -259,6 +284,9 @@ def test_grid_worker_reports_from_a_phone(browser: Any, live_server: Live, shots
         case = s.get(Case, case_id)
         assert case is not None and case.channel == "grid" and case.lat is not None
         assert abs(case.lat - YUEYANG["lat"]) < 1e-4 and abs((case.lon or 0) - YUEYANG["lon"]) < 1e-4
+    img = page.locator(".photos img").first
+    img.wait_for()
+    page.wait_for_function("document.querySelector('.photos img').naturalWidth === 64")
     page.goto(f"{live.url}/grid")
     assert "人行道破损" in page.locator(".mobile-cases").inner_text()
     page.context.close()
@@ -309,24 +337,26 @@ def test_statistics_drill_down_lists_exactly_the_counted_cases(
             returned.add(c["tracking_code"])
         else:
             kept.add(c["tracking_code"])
-    # Ground truth from the database, independent of the page: dispatched and never returned.
+    # Ground truth from the timeline, independent of the page: dispatched (each case once here), never returned.
     with live.db.session() as s:
-        expected = set(
-            s.scalars(select(Case.tracking_code).where(Case.assigned_at.is_not(None), Case.return_count == 0))
-        )
-        dispatched = set(s.scalars(select(Case.tracking_code).where(Case.assigned_at.is_not(None))))
+        rows = s.execute(
+            select(Case.tracking_code, CaseEvent.action).join(CaseEvent, CaseEvent.case_id == Case.id)
+        ).all()
+    dispatched = {code for code, action in rows if action == "assign"}
+    expected = dispatched - {code for code, action in rows if action == "return"}
     assert kept <= expected and not (returned & expected)
 
     page = login(browser, live, "paiqian")
     page.goto(f"{live.url}/stats")
     page.wait_for_function("document.querySelector('#chart canvas') !== null")
     page.screenshot(path=str(shots / "statistics.png"), full_page=True)
-    num = page.get_by_test_id("kpi-accurate_dispatch-num")
-    den = page.get_by_test_id("kpi-accurate_dispatch-den")
+    num = page.get_by_test_id("kpi-accurate_dispatch_rate-num")
+    den = page.get_by_test_id("kpi-accurate_dispatch_rate-den")
     assert int(num.inner_text()) == len(expected) and int(den.inner_text()) == len(dispatched)
-    assert "派遣后未被退单的案件数" in page.locator(".formula").nth(5).inner_text()
+    formula = page.locator("li:has([data-testid=kpi-accurate_dispatch_rate-num]) .formula").inner_text()
+    assert formula.startswith("准确派遣率 =") and "÷" in formula
     num.click()
-    page.wait_for_url(re.compile(r"kpi=accurate_dispatch"))
+    page.wait_for_url(re.compile(r"kpi=accurate_dispatch_rate"))
     assert "准确派遣率" in page.get_by_test_id("kpi-note").inner_text()
     listed = {a.inner_text() for a in page.locator("table.cases tbody tr td:first-child a").all()}
     assert listed == expected
@@ -339,7 +369,7 @@ def test_statistics_drill_down_lists_exactly_the_counted_cases(
     wb = load_workbook(io.BytesIO(resp.body()), read_only=True)
     codes = {row[0] for row in wb.active.iter_rows(min_row=2, values_only=True)}
     assert codes == expected
-    page.context.close()
+    page.close()
 
 
 def test_case_list_filters_language_and_live_map(browser: Any, live_server: Live, shots: Path) -> None:
@@ -368,4 +398,4 @@ def test_case_list_filters_language_and_live_map(browser: Any, live_server: Live
     page.wait_for_function(
         f"document.getElementById('map').dataset.lastLive === '{created['case_id']}'", timeout=15_000
     )
-    page.context.close()
+    page.close()

@@ -19,6 +19,7 @@ from pingan.cases.models import Case, CaseDepartment
 from pingan.cases.queries import scoped
 from pingan.errors import Invalid
 from pingan.timeutil import utcnow
+from pingan.web import kpi
 
 CST = ZoneInfo("Asia/Shanghai")
 CHANNELS = ["hotline_12345", "police_110", "grid", "online", "visit"]
@@ -30,7 +31,6 @@ CHANNEL_LABELS = {
     "visit": ("来访", "Walk-in"),
 }
 DUE_SOON = timedelta(hours=24)
-SATISFIED = ("非常满意", "满意", "基本满意")
 SORTS = ("-received_at", "received_at", "deadline_at", "-deadline_at", "-updated_at", "id")
 
 
@@ -105,124 +105,6 @@ def routing_queue(session: Session, actor: Actor, limit: int = 6) -> list[Case]:
     return list(session.scalars(q))
 
 
-# --- KPIs: each is a denominator and a numerator over cases; both are drillable lists. ---
-
-
-@dataclass(frozen=True)
-class Kpi:
-    key: str
-    zh: str
-    en: str
-    formula_zh: str
-    formula_en: str
-    den: ColumnElement[bool]
-    num: ColumnElement[bool]
-
-
-def kpis() -> dict[str, Kpi]:
-    assigned = Case.assigned_at.is_not(None)
-    closed = Case.closed_at.is_not(None) & Case.status.in_([lifecycle.Status.CLOSED, lifecycle.Status.REVISITED])
-    rated = Case.satisfaction.is_not(None)
-    items = [
-        Kpi(
-            "response",
-            "响应率",
-            "Response rate",
-            "已签收案件数 ÷ 已派遣案件数",
-            "cases signed ÷ cases dispatched",
-            assigned,
-            assigned & Case.signed_at.is_not(None),
-        ),
-        Kpi(
-            "resolution",
-            "解决率",
-            "Resolution rate",
-            "已结案案件数 ÷ 已派遣案件数",
-            "cases closed ÷ cases dispatched",
-            assigned,
-            assigned & closed,
-        ),
-        Kpi(
-            "satisfaction",
-            "满意率",
-            "Satisfaction rate",
-            "回访评价为非常满意/满意/基本满意的案件数 ÷ 已回访评价的案件数",
-            "cases rated satisfied (very/yes/basically) ÷ cases rated",
-            rated,
-            rated & Case.satisfaction.in_(SATISFIED),
-        ),
-        Kpi(
-            "on_time",
-            "按期结案率",
-            "On-time closure rate",
-            "结案时间不晚于办理时限的案件数 ÷ 已结案案件数",
-            "cases closed by their deadline ÷ cases closed",
-            closed,
-            closed & or_(Case.deadline_at.is_(None), Case.closed_at <= Case.deadline_at),
-        ),
-        Kpi(
-            "rework",
-            "返工率",
-            "Rework rate",
-            "核查不通过返工过的案件数 ÷ 已派遣案件数",
-            "cases sent back for rework ÷ cases dispatched",
-            assigned,
-            assigned & (Case.rework_count > 0),
-        ),
-        Kpi(
-            "accurate_dispatch",
-            "准确派遣率",
-            "Accurate dispatch rate",
-            "派遣后未被退单的案件数 ÷ 已派遣案件数",
-            "cases dispatched and never returned ÷ cases dispatched",
-            assigned,
-            assigned & (Case.return_count == 0),
-        ),
-    ]
-    return {k.key: k for k in items}
-
-
-GROUPS = ("department", "county", "category", "month")
-
-
-def _group_col(by: str, dialect: str) -> Any:
-    if by == "department":
-        return Case.department_id
-    if by == "county":
-        return Case.county_code
-    if by == "category":
-        return Case.category
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("Asia/Shanghai", Case.received_at), "YYYY-MM")
-    return func.strftime("%Y-%m", Case.received_at)
-
-
-def kpi_table(session: Session, actor: Actor, by: str) -> list[dict[str, Any]]:
-    """Rows of (group, per KPI numerator and denominator); rates are num/den."""
-    if by not in GROUPS:
-        raise Invalid("bad_group", "不支持的统计维度", "unknown group", field="by")
-    dialect = session.get_bind().dialect.name
-    col = _group_col(by, dialect).label("g")
-    cols: list[Any] = [col]
-    for k in kpis().values():
-        cols.append(func.sum(_as_int(k.num)).label(f"{k.key}_num"))
-        cols.append(func.sum(_as_int(k.den)).label(f"{k.key}_den"))
-    q = scoped(select(*cols), actor).group_by(col).order_by(col)
-    rows = []
-    for r in session.execute(q).mappings():
-        row: dict[str, Any] = {"group": r["g"]}
-        for k in kpis().values():
-            row[k.key] = (int(r[f"{k.key}_num"] or 0), int(r[f"{k.key}_den"] or 0))
-        rows.append(row)
-    return rows
-
-
-def _as_int(pred: ColumnElement[bool]) -> Any:
-    from sqlalchemy import case as sql_case
-
-    return sql_case((pred, 1), else_=0)
-
-
 # --- The case list with the page's filters ---
 
 
@@ -259,7 +141,7 @@ class Filters:
         return urlencode(pairs)
 
 
-def _local_dt(value: str, end: bool = False) -> datetime | None:
+def local_dt(value: str, end: bool = False) -> datetime | None:
     if not value:
         return None
     try:
@@ -298,27 +180,23 @@ def filtered(f: Filters, actor: Actor, dialect: str) -> Select[Any]:
         if f.queue not in preds:
             raise Invalid("bad_queue", "未知的队列", "unknown queue")
         q = q.where(preds[f.queue])
-    since, until = _local_dt(f.since), _local_dt(f.until, end=True)
+    since, until = local_dt(f.since), local_dt(f.until, end=True)
     if since:
         q = q.where(Case.received_at >= since)
     if until:
         q = q.where(Case.received_at < until)
     if f.q:
         q = q.where(or_(Case.title.like(f"%{f.q}%"), Case.tracking_code == f.q.upper(), Case.external_id == f.q))
-    if f.kpi:
-        k = kpis().get(f.kpi)
-        if k is None:
-            raise Invalid("bad_kpi", "未知的指标", "unknown KPI")
-        q = q.where(k.num if f.part == "num" else k.den)
-        if f.by:
-            col = _group_col(f.by, dialect) if f.by in GROUPS else None
-            if col is None:
-                raise Invalid("bad_group", "不支持的统计维度", "unknown group")
-            q = q.where(col.is_(None) if f.group == "" else col == (int(f.group) if f.by == "department" else f.group))
     return q
 
 
 def case_page(session: Session, actor: Actor, f: Filters, count: bool = True) -> tuple[list[Case], int | None]:
+    """One page of the list. With `kpi` set, the cases counted in that figure (pingan.metrics drill-down)."""
+    if f.kpi:
+        w = kpi.window(local_dt(f.since), local_dt(f.until, end=True))
+        total, ids = kpi.drill(session, actor, f.kpi, f.part or "numerator", f.by, f.group, w, f.page, f.page_size)
+        by_id = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
+        return [by_id[i] for i in ids if i in by_id], total
     dialect = session.get_bind().dialect.name
     q = filtered(f, actor, dialect)
     sort = f.sort if f.sort in SORTS else "-received_at"
@@ -329,5 +207,5 @@ def case_page(session: Session, actor: Actor, f: Filters, count: bool = True) ->
     rows = list(
         session.scalars(q.order_by(order, Case.id.desc()).offset((f.page - 1) * f.page_size).limit(f.page_size))
     )
-    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) if count else None
-    return rows, (int(total) if total is not None else None)
+    n = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) if count else None
+    return rows, (int(n) if n is not None else None)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -29,6 +29,7 @@ from pingan.orgs.models import Department
 from pingan.orgs.roles import ROLE_LABELS, Role
 from pingan.timeutil import utcnow
 from pingan.web import data, i18n
+from pingan.web import kpi as metrics
 from pingan.web.auth import LoginRedirect, home_for, page_user
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +76,23 @@ SATISFACTION_LEVELS = ["非常满意", "满意", "基本满意", "不满意", "�
 
 
 def has_route(request: Request, path: str) -> bool:
-    return any(getattr(r, "path", None) == path for r in request.app.routes)
+    """Whether another module serves `path` (its routers are optional plugins)."""
+    paths = getattr(request.app.state, "web_api_paths", None)
+    if paths is None:
+        paths = frozenset(_paths(request.app.routes))
+        request.app.state.web_api_paths = paths
+    return path in paths
+
+
+def _paths(routes: Any) -> list[str]:
+    out: list[str] = []
+    for r in routes:
+        if getattr(r, "path", ""):
+            out.append(r.path)
+        inner = getattr(r, "original_router", None)  # FastAPI keeps included routers as wrappers
+        if inner is not None:
+            out += _paths(inner.routes)
+    return out
 
 
 def features(request: Request) -> dict[str, bool]:
@@ -224,7 +241,7 @@ def _filters(
         until=until,
         q=q.strip(),
         kpi=kpi,
-        part=part if part in ("num", "den") else "",
+        part=part if part in ("numerator", "denominator") else "",
         by=by,
         group=group,
         sort=sort if sort in data.SORTS else "-received_at",
@@ -278,7 +295,9 @@ def case_list(
     )
     rows, total = data.case_page(session, actor, f)
     deps = _departments(session)
-    kpi_obj = data.kpis().get(f.kpi) if f.kpi else None
+    kpi_def = None
+    if f.kpi:
+        kpi_def = metrics.definitions().get(f.kpi)
     return render(
         request,
         "cases.html",
@@ -290,7 +309,7 @@ def case_list(
         pages=max(1, ((total or 0) + f.page_size - 1) // f.page_size),
         departments=deps,
         dep_names={d.id: d.name for d in deps},
-        kpi=kpi_obj,
+        kpi=kpi_def,
         queue_names=list(data.queue_predicates(utcnow()).keys()),
         now=utcnow(),
         with_department=lifecycle.WITH_DEPARTMENT,
@@ -345,8 +364,9 @@ def workbench(request: Request, session: SessionDep, queue: str = "assigned") ->
     counts = data.queue_counts(session, actor, data.WORKBENCH_QUEUES)
     queue = queue if queue in data.WORKBENCH_QUEUES else "assigned"
     rows, _ = data.case_page(session, actor, data.Filters(queue=queue, sort="deadline_at"), count=False)
-    rates = data.kpi_table(session, actor, "department") if actor.department_id else []
-    mine = next((r for r in rates if r["group"] == actor.department_id), None)
+    w = metrics.window(None, None)
+    total, _rows = metrics.table(session, actor, "total", w)
+    span = {"since": w.since.isoformat(), "until": w.until.isoformat()}
     return render(
         request,
         "workbench.html",
@@ -356,8 +376,10 @@ def workbench(request: Request, session: SessionDep, queue: str = "assigned") ->
         queue=queue,
         queue_names=data.WORKBENCH_QUEUES,
         rows=rows,
-        rates=mine,
-        kpis=data.kpis(),
+        rates=total,
+        defs=metrics.definitions(),
+        metrics=metrics.METRICS,
+        span_q=urlencode(span),
         now=utcnow(),
     )
 
@@ -387,42 +409,36 @@ def public_page(request: Request) -> Response:
 
 @router.get("/stats", response_class=HTMLResponse)
 @page
-def stats_page(request: Request, session: SessionDep, by: str = "department") -> Response:
+def stats_page(
+    request: Request, session: SessionDep, by: str = "department", since: str = "", until: str = ""
+) -> Response:
     user, actor = page_user(request, session)
-    by = by if by in data.GROUPS else "department"
-    rows = data.kpi_table(session, actor, by)
-    names: dict[Any, str] = {}
-    if by == "department":
-        names = {d.id: d.name for d in _departments(session)}
-    elif by == "county":
-        from pingan.geo.models import Region
-
-        names = dict(session.execute(select(Region.code, Region.name).where(Region.level == "county")).all())
-    totals: dict[str, tuple[int, int]] = {}
-    for k in data.kpis():
-        totals[k] = (sum(r[k][0] for r in rows), sum(r[k][1] for r in rows))
+    by = by if by in metrics.GROUPS else "department"
+    w = metrics.window(data.local_dt(since), data.local_dt(until, end=True))
+    total, rows = metrics.table(session, actor, by, w)
+    defs = metrics.definitions()
+    en = lang_of(request) == "en"
     chart = {
-        "rows": [
-            {
-                "group": str(names.get(r["group"], r["group"]) if r["group"] is not None else "—"),
-                "values": {k: list(r[k]) for k in data.kpis()},
-            }
-            for r in rows
-        ],
-        "kpis": {k: (kp.zh if lang_of(request) == "zh" else kp.en) for k, kp in data.kpis().items()},
+        "rows": [{"group": r["label"], "values": {m: r["figures"][m]["value"] for m in metrics.METRICS}} for r in rows],
+        "kpis": {m: defs[m]["label_en" if en else "label"] for m in metrics.METRICS},
     }
+    span = {"since": w.since.isoformat(), "until": w.until.isoformat()}
     return render(
         request,
         "stats.html",
-        chart=chart,
         user=user,
         nav="stats",
         by=by,
-        groups=data.GROUPS,
+        groups=metrics.GROUPS,
         rows=rows,
-        names=names,
-        kpis=data.kpis(),
-        totals=totals,
+        total=total,
+        defs=defs,
+        metrics=metrics.METRICS,
+        chart=chart,
+        span=span,
+        span_q=urlencode(span),
+        since_day=w.since.astimezone(data.CST).date().isoformat(),
+        until_day=w.until.astimezone(data.CST).date().isoformat(),
     )
 
 

@@ -210,7 +210,13 @@
   }
   fill("hot-list", it => {
     const li = document.createElement("li");
-    li.textContent = `${it.title || it.label || it.name || it.keyword || ""} · ${it.count ?? it.case_count ?? ""}`;
+    const first = (it.members || [])[0];
+    const a = document.createElement(first ? "a" : "span");
+    if (first) a.href = "/cases/" + first.case_id;
+    a.textContent = it.label || (it.keywords || []).join(" ") || "—";
+    li.append(a);
+    const unit = LANG === "en" ? " cases" : " 件";
+    li.append(` · ${it.area_name || it.area || ""} · ${it.size ?? ""}${unit} · ${LANG === "en" ? "heat" : "热度"} ${it.heat ?? ""}`);
     return li;
   });
   fill("dup-list", it => {
@@ -218,6 +224,7 @@
     const id = it.case_id ?? it.id; a.href = "/cases/" + id;
     a.textContent = `${it.tracking_code || id} ${it.title || ""}`; li.append(a);
     if (it.score !== undefined) li.append(` · ${(100 * it.score).toFixed(0)}%`);
+    if (it.distance_m !== undefined && it.distance_m !== null) li.append(` · ${Math.round(it.distance_m)} m`);
     return li;
   });
 })();

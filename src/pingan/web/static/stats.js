@@ -15,7 +15,7 @@
     xAxis: { type: "category", data: d.rows.map(r => r.group), axisLabel: { rotate: 30, interval: 0, fontSize: 10 } },
     yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
     series: keys.map(k => ({ name: d.kpis[k], type: "bar",
-      data: d.rows.map(r => { const [n, den] = r.values[k]; return den ? Math.round(1000 * n / den) / 10 : null; }) })),
+      data: d.rows.map(r => r.values[k]) })),
   });
   window.addEventListener("resize", () => chart.resize());
 })();
