@@ -89,3 +89,41 @@ def test_petition_api_and_backlog(api) -> None:  # type: ignore[no-untyped-def]
     assert bl["items"][0]["owner"] == "云溪区副区长"
     again = api.post("zuoxi", "/api/v1/petitions", json=body).json()
     assert again["repeat_of_id"] == p["id"] and again["petitions_by_same_person"] == 2
+
+
+def test_roster_rota_api_and_petition_to_dispute(api) -> None:  # type: ignore[no-untyped-def]
+    center = "marriage:430621"
+    bad = api.post("paiqian", "/api/v1/mediation/mediators",
+                   json={"name": "某", "kind": "lawyer", "organisation": "中心", "region_code": "430621",
+                         "user_id": 999999})  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "user_unknown"
+    ids = []
+    for i in range(4):
+        r = api.post("paiqian", "/api/v1/mediation/mediators",
+                     json={"name": f"志愿者{i}", "kind": "counsellor", "organisation": "岳阳县婚姻家庭纠纷调解中心",
+                           "center": center, "region_code": "430621", "phone": "13600000000"})  # fmt: skip
+        assert r.status_code == 201 and r.json()["phone"] == "136****0000"
+        ids.append(r.json()["id"])
+    assert api.post("lingdao", "/api/v1/mediation/mediators", json={}).status_code == 403
+    r = api.post("paiqian", f"/api/v1/mediation/mediators/{ids[0]}/unavailable", json={"days": ["2026-03-03"]})
+    assert r.json() == {"added": 1}
+    r = api.post("paiqian", f"/api/v1/mediation/centers/{center}/rota",
+                 json={"start": "2026-03-02", "end": "2026-03-13", "per_day": 2})  # fmt: skip
+    assert r.status_code == 200 and r.json()["fair"] and r.json()["days"] == 10
+    days = api.get("lingdao", f"/api/v1/mediation/centers/{center}/rota?start=2026-03-02&end=2026-03-13").json()
+    mar3 = next(d for d in days if d["day"] == "2026-03-03")
+    assert ids[0] not in [p["mediator_id"] for p in mar3["on_duty"]] and len(mar3["on_duty"]) == 2
+    again = api.post("paiqian", f"/api/v1/mediation/centers/{center}/rota", json={"start": "2026-03-02",
+                     "end": "2026-03-13"})  # fmt: skip
+    assert again.status_code == 409 and again.json()["error"]["code"] == "rota_exists"
+    # A petition handed to mediation: both records point at each other.
+    p = api.post("zuoxi", "/api/v1/petitions", json={"form": "来访", "petitioner_name": "钱某", "subject": "山林权属",
+                 "content": "与邻组山林界址争议", "region_code": "430621"}).json()  # fmt: skip
+    dispute = {"title": "山林界址纠纷", "dispute_type": "土地山林", "region_code": "430621", "description": "界址争议",
+               "source": "walk_in", "people_count": 12, "parties": [{"role": "申请人", "name": "钱某"}]}  # fmt: skip
+    r = api.post("zuoxi", f"/api/v1/petitions/{p['id']}/actions/to_dispute", json={"dispute": dispute})
+    assert r.status_code == 200 and r.json()["dispute_id"]
+    d = api.get("lingdao", f"/api/v1/disputes/{r.json()['dispute_id']}").json()
+    assert d["source"] == "petition" and d["source_ref"] == p["code"]
+    twice = api.post("zuoxi", f"/api/v1/petitions/{p['id']}/actions/to_dispute", json={"dispute": dispute})
+    assert twice.status_code == 409

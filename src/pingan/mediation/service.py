@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -47,6 +48,7 @@ from pingan.mediation.schemas import (
 )
 from pingan.notify import outbox
 from pingan.notify.models import OutboxMessage
+from pingan.orgs.models import User
 from pingan.orgs.roles import Role
 from pingan.policy import registry
 from pingan.timeutil import to_cst, utcnow
@@ -406,7 +408,7 @@ def act(
     _append(session, d, DisputeEvent, action, actor, at, from_status, d.status, inp.note, data)
     try:
         session.flush()
-    except StaleDataError as exc:
+    except (StaleDataError, IntegrityError) as exc:
         raise Conflict(
             "version_conflict",
             "纠纷记录已被他人同时修改，请刷新后重试",
@@ -705,6 +707,8 @@ def add_mediator(
     phone: str | None = None,
     at: datetime | None = None,
 ) -> Mediator:
+    if user_id is not None and session.get(User, user_id) is None:
+        raise Invalid("user_unknown", f"用户 {user_id} 不存在", f"user {user_id} not found", field="user_id")
     m = Mediator(
         name=name,
         kind=kind,
@@ -830,7 +834,7 @@ def petition_act(
     _append(session, p, PetitionEvent, action, actor, at, from_status, p.status, inp.note, data)
     try:
         session.flush()
-    except StaleDataError as exc:
+    except (StaleDataError, IntegrityError) as exc:
         raise Conflict(
             "version_conflict", "信访件已被他人同时修改", "the petition was changed at the same time"
         ) from exc
