@@ -29,6 +29,8 @@ from pingan.timeutil import utcnow
 
 GRID_CODE = re.compile(r"^\d{15}$")
 DEFAULT_TOLERANCE_M2 = 10.0
+# Slivers thinner than this on average (2·area/perimeter) are rounding noise, whatever their area.
+SLIVER_WIDTH_M = 0.5
 # GeoJSON "crs" names taken as geographic lon/lat (WGS-84 or CGCS2000, equal within a metre).
 GEOGRAPHIC_CRS = {
     "urn:ogc:def:crs:OGC:1.3:CRS84",
@@ -161,6 +163,19 @@ def read_shapefile_zip(raw: bytes, report: ImportReport) -> list[tuple[int, dict
 # ---------------------------------------------------------------- validation
 
 
+def significant_area(geom: BaseGeometry, width_m: float = SLIVER_WIDTH_M) -> float:
+    """Area (m²) of the polygonal parts of geom that are not slivers (mean width 2A/P ≥ width_m): a layer
+    rounded to 1e-7° shifts every edge by ~1 cm, which along a rural grid's 8 km boundary is tens of m²."""
+    if geom.is_empty:
+        return 0.0
+    parts = shapely.get_parts(metric(geom))
+    area = shapely.area(parts)
+    perim = shapely.length(parts)
+    keep = (perim > 0) & (2 * area >= width_m * perim)
+    return float(area[keep].sum())
+
+
+
 def parse_features(
     raw_features: list[tuple[int, dict[str, Any], Any]], crs: str, report: ImportReport
 ) -> list[GridFeature]:
@@ -271,7 +286,7 @@ def validate_layer(
                 f"the first 12 digits {vcode} are not a village/community of the city",
             )
         if city is not None:
-            outside = area_m2(shapely.difference(f.geom, city))
+            outside = significant_area(shapely.difference(f.geom, city))
             if outside > tolerance_m2:
                 kind = "outside_city" if outside >= 0.999 * area_m2(f.geom) else "crosses_city_boundary"
                 report.error(
@@ -285,11 +300,11 @@ def validate_layer(
                 continue
         if vtree is not None:
             own = vgeoms.get(vcode)
-            outside = area_m2(shapely.difference(f.geom, own)) if own is not None else area_m2(f.geom)
+            outside = significant_area(shapely.difference(f.geom, own)) if own is not None else area_m2(f.geom)
             if outside > tolerance_m2:
                 crossed = []
                 for j in vtree.query(f.geom, predicate="intersects"):
-                    a = area_m2(shapely.intersection(f.geom, vgeoms[vtree_codes[int(j)]]))
+                    a = significant_area(shapely.intersection(f.geom, vgeoms[vtree_codes[int(j)]]))
                     if a > tolerance_m2:
                         crossed.append({"village_code": vtree_codes[int(j)], "area_m2": round(a, 1)})
                 report.error(
@@ -308,7 +323,7 @@ def validate_layer(
             if a >= b:
                 continue
             fa, fb = features[a], features[b]
-            inter = area_m2(shapely.intersection(fa.geom, fb.geom))
+            inter = significant_area(shapely.intersection(fa.geom, fb.geom))
             if inter > tolerance_m2:
                 report.error(
                     fa.index,
@@ -332,7 +347,7 @@ def validate_layer(
                 shapely.Polygon(r) for p in shapely.get_parts(union) if p.geom_type == "Polygon" for r in p.interiors
             ]
             gap = shapely.union_all(holes) if holes else shapely.Polygon()
-        ga = area_m2(gap)
+        ga = significant_area(gap)
         if ga > tolerance_m2:
             c = gap.representative_point()
             report.error(
