@@ -34,9 +34,9 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=20), nullable=True),
         sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("created_at", pingan.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
-        sa.ForeignKeyConstraint(["department_id"], ["departments.id"]),
-        sa.ForeignKeyConstraint(["suggested_department_id"], ["departments.id"]),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["department_id"], ["departments.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["suggested_department_id"], ["departments.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_routing_corrections_case_id"), "routing_corrections", ["case_id"], unique=False)

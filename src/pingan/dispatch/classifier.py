@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ FORMAT = 1
 DETAIL_CHARS = 400
 
 log = logging.getLogger(__name__)
+
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -173,21 +176,28 @@ class RoutingModel:
         return Prediction(top[0].category, top[0].score, top)
 
     def _reasons(self, idx: np.ndarray, contrib: np.ndarray, n: int) -> list[str]:
-        """The features that pushed most towards this class, longest first among overlapping ones."""
+        """The words that pushed most towards this class: jieba words and word pairs first, then character
+        n-grams; overlapping ones collapse to the longest; masked place codes (A市, F7县 …) are skipped."""
         if n <= 0 or len(idx) == 0:
             return []
         names = self.feature_names()
+        n_char = len(self.char_vec.idf_)
+        order = np.argsort(-contrib, kind="stable")
         out: list[str] = []
-        for j in np.argsort(-contrib, kind="stable"):
-            if contrib[j] <= 0 or len(out) >= n:
-                break
-            name = names[int(idx[j])]
-            if len(name) < 2 or not any(ch.isalnum() for ch in name):
-                continue
-            if any(name in o for o in out):
-                continue
-            out = [o for o in out if o not in name]
-            out.append(name)
+        for pass_words in (True, False):
+            for j in order:
+                if contrib[j] <= 0 or len(out) >= n:
+                    break
+                col = int(idx[j])
+                if (col >= n_char) != pass_words:
+                    continue
+                name = names[col]
+                if len(name) < 2 or not any("\u4e00" <= ch <= "\u9fff" for ch in name) or _ASCII_ALNUM.search(name):
+                    continue
+                if any(name in o for o in out):
+                    continue
+                out = [o for o in out if o not in name]
+                out.append(name)
         return out
 
     def feature_names(self) -> list[str]:

@@ -77,7 +77,10 @@ def load_all(messages_dir: Path) -> list[Message]:
     seen: set[tuple[str, str]] = set()
     out = []
     for name in FILES:
-        for m in read_csv(messages_dir / name):
+        path = messages_dir / name
+        if not path.exists():
+            continue
+        for m in read_csv(path):
             if m.label not in LABELS:
                 continue
             k = (m.subject, m.detail)

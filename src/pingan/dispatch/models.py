@@ -16,14 +16,14 @@ class RoutingCorrection(Base):
     __tablename__ = "routing_corrections"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     # The message as the classifier saw it (kept here so that training needs no join and survives redaction).
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     county_code: Mapped[str] = mapped_column(String(6))
     suggested_category: Mapped[str | None] = mapped_column(String(20))
-    suggested_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    suggested_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     confidence: Mapped[float | None]
     category: Mapped[str | None] = mapped_column(String(20))  # the category the dispatcher chose
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(index=True)

@@ -24,6 +24,10 @@ def check(
     direction = pol.direction_for(channel)
     if direction is None:
         return None
+    if direction == "to_12345" and any(
+        r.direction == "to_110" and r.matches(text, category, confidence) is not None for r in pol.rules
+    ):
+        return None  # what the 12345→110 list calls a police matter never leaves 110
     for rule in pol.rules:
         if rule.direction != direction:
             continue
