@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "pingan.auth.models",
     "pingan.metrics.models",
     "pingan.dispatch.models",
+    "pingan.sim.models",
 ]
 
 for _name in MODEL_MODULES:
