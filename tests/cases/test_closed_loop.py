@@ -174,3 +174,15 @@ def test_actions_endpoint_lists_what_the_role_may_do(api, session) -> None:  # t
     assert {"register", "reject", "merge", "transfer_110"} <= names and "assign" not in names
     names = {a["action"] for a in api.get("lingdao", f"/api/v1/cases/{cid}/actions").json()}
     assert names == set()
+
+
+def test_dispatcher_correction_is_recorded(api, session) -> None:  # type: ignore[no-untyped-def]
+    from pingan.dispatch.models import RoutingCorrection
+
+    cid = new_case(api, "COR-1", title="小学开学后校门口交通拥堵", content="学校门口接送学生车辆太多，交通拥堵")["case_id"]
+    act(api, "zuoxi", cid, "register")
+    act(api, "paiqian", cid, "assign", department_id=dep_id(session, "zj"), category="不存在的类别", expect=422)
+    case = act(api, "paiqian", cid, "assign", department_id=dep_id(session, "zj"), category="城乡建设")
+    assert case["category"] == "城乡建设"
+    rows = session.scalars(select(RoutingCorrection).where(RoutingCorrection.case_id == cid)).all()
+    assert len(rows) == 1 and rows[0].department_id == dep_id(session, "zj") and rows[0].category == "城乡建设"

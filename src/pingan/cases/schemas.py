@@ -17,6 +17,7 @@ class ActionInput(BaseModel):
     note: str = Field(default="", max_length=2000)
     reason: str | None = Field(default=None, max_length=1000)
     department_id: int | None = Field(default=None, ge=1)
+    category: str | None = Field(default=None, max_length=20, description="correct the category when dispatching")
     co_department_ids: list[int] = Field(default_factory=list, max_length=10)
     result: str | None = Field(default=None, max_length=4000)
     attachment_ids: list[int] = Field(default_factory=list, max_length=20)

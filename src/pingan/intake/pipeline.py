@@ -16,6 +16,7 @@ from pingan.cases.lifecycle import Status
 from pingan.cases.models import Case
 from pingan.cases.schemas import ActionInput
 from pingan.dispatch import api as dispatch
+from pingan.dispatch import duplicates
 from pingan.geo.grids import grid_recipients
 from pingan.geo.locate import locate
 from pingan.intake.adapters import IntakeRecord
@@ -41,6 +42,10 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
         region_code=loc.region_code,
         lon=rec.lon,
         lat=rec.lat,
+    )
+    decision.duplicates = duplicates.candidates(
+        session, title=rec.title, content=rec.content, lon=rec.lon, lat=rec.lat, at=rec.received_at,
+        town_code=loc.town_code, county_code=loc.county_code,
     )
     case = Case(
         channel=rec.channel,
