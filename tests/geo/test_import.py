@@ -197,3 +197,24 @@ def test_zipped_shapefile(layer, tmp_path: Path) -> None:  # type: ignore[no-unt
         projected = 'PROJCS["CGCS2000_3_Degree_GK_CM_114E",GEOGCS["GCS_China_Geodetic_Coordinate_System_2000"]]'
         assert _refused(s, _shapefile_zip(grids, projected), "grids.zip")[0]["error"] == "wrong_crs"
         assert _refused(s, b"not a zip", "grids.zip")[0]["error"] == "not_zip"
+
+
+def test_cli_lists_every_bad_feature(layer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from pingan.geo.cli import app
+
+    with layer.session() as s:
+        v, grids = _village_with_grids(s, 2)
+        before = s.scalar(select(func.count()).select_from(Grid))
+    (c1, g1), (c2, g2) = grids[:2]
+    bad = tmp_path / "bad.geojson"
+    bad.write_bytes(_fc([_feature(c1, g1), _feature(c1, g2)]))
+    r = CliRunner().invoke(app, ["import-grids", str(bad), "--db", layer.url])
+    assert r.exit_code == 1 and "feature 1" in r.output and "duplicate_code" in r.output
+    good = tmp_path / "good.geojson"
+    good.write_bytes(_fc([_feature(c, g) for c, g in grids]))
+    r = CliRunner().invoke(app, ["import-grids", str(good), "--dry-run", "--db", layer.url])
+    assert r.exit_code == 0 and "valid" in r.output
+    with layer.session() as s:
+        assert s.scalar(select(func.count()).select_from(Grid)) == before

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from pingan.errors import Invalid
 from pingan.geo.crs import CRS_VALUES
 from pingan.geo.models import Grid, GridAssignment, GridWorker, LayerState, Region, RegionShape
-from pingan.geo.shapes import area_m2, convert, from_wkb, metric, to_wkb
+from pingan.geo.shapes import area_m2, areas_m2, convert, from_wkb, metric
 from pingan.timeutil import utcnow
 
 GRID_CODE = re.compile(r"^\d{15}$")
@@ -401,8 +401,11 @@ def replace_grids(session: Session, features: list[GridFeature], synthetic: bool
     from pingan.geo import locator
 
     session.execute(delete(Grid))
+    geoms = np.array([f.geom for f in features], dtype=object)
+    wkbs = shapely.to_wkb(geoms) if len(features) else []
+    areas = areas_m2(geoms) if len(features) else np.zeros(0)
     rows = []
-    for f in features:
+    for f, wkb, area in zip(features, wkbs, areas.tolist(), strict=True):
         rows.append(
             {
                 "code": f.code,
@@ -410,8 +413,8 @@ def replace_grids(session: Session, features: list[GridFeature], synthetic: bool
                 "village_code": f.code[:12],
                 "town_code": f.code[:9],
                 "county_code": f.code[:6],
-                "geom": to_wkb(f.geom),
-                "area_m2": round(area_m2(f.geom), 1),
+                "geom": bytes(wkb),
+                "area_m2": round(area, 1),
                 "urban": f.urban,
                 "synthetic": synthetic,
                 "source": source[:200],

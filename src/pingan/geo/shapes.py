@@ -63,6 +63,13 @@ def area_m2(geom: BaseGeometry) -> float:
     return float(metric(geom).area)
 
 
+def areas_m2(geoms: np.ndarray) -> np.ndarray:
+    """Areas in m² of many small geometries at once (each scaled at its own latitude)."""
+    b = shapely.bounds(geoms)
+    lat = (b[:, 1] + b[:, 3]) / 2
+    return shapely.area(geoms) * M_PER_DEG_LAT * M_PER_DEG_LON_EQ * np.cos(np.radians(lat))
+
+
 def geojson_geometry(geom: BaseGeometry, crs: str = "wgs84", precision: int = 6) -> dict[str, Any]:
     g = convert(geom, "wgs84", crs) if crs != "wgs84" else geom
     out: dict[str, Any] = json.loads(shapely.to_geojson(g))
