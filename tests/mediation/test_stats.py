@@ -7,7 +7,7 @@ from datetime import timedelta
 from pingan.mediation import service, stats
 from pingan.mediation.schemas import PetitionActionInput, PetitionIn, RiskInput
 
-from .helpers import DESK, T0, act, dispute_in, sign, to_agreed
+from .helpers import DESK, T0, act, agreement_in, dispute_in, session_in, sign, to_agreed
 
 CENTER = "marriage:430621"
 
@@ -113,3 +113,83 @@ def test_petitions_repeat_skip_level_and_backlog_clearance(session) -> None:  # 
     items = {i["id"]: i for i in stats.backlog(session)}
     assert items[p1.id]["resolved"] and not items[p2.id]["resolved"] and items[p1.id]["owner"] == "云溪区委书记"
     assert service.verify_chains(session) == []
+
+
+def test_every_dispute_figure_on_a_known_set(session) -> None:  # type: ignore[no-untyped-def]
+    high = RiskInput(threats=True, prior_violence=True)
+    refused = service.register_dispute(session, dispute_in(), DESK, T0)
+    act(session, refused, "refuse", T0, party_id=refused.parties[0].id, reason="拒绝")
+    waiting = service.register_dispute(session, dispute_in(risk=high), DESK, T0)  # registered only, high risk
+    late = service.register_dispute(session, dispute_in(), DESK, T0)  # accepted, agreed after the deadline
+    act(session, late, "accept", T0)
+    act(session, late, "hold_session", T0 + timedelta(days=1), session=session_in())
+
+    at_late = T0 + timedelta(days=40)
+    act(session, late, "reach_agreement", at_late, agreement=agreement_in(at_late))
+    on_time = service.register_dispute(session, dispute_in(), DESK, T0)
+    at = to_agreed(session, on_time)
+    sign(session, on_time, at)
+    act(session, on_time, "apply_judicial", at + timedelta(days=1))
+    signed_only = service.register_dispute(session, dispute_in(), DESK, T0)
+    at2 = to_agreed(session, signed_only)
+    sign(session, signed_only, at2)
+    now = at2 + timedelta(days=10)
+    f = {x["key"]: x for x in stats.disputes(session, now=now)}
+    expect = {
+        "received": 5, "accepted": 3, "refused": 1, "mediated": 3, "agreed": 3, "terminated": 0, "overdue": 0,
+        "high_risk_open": 1, "escalated": 0, "escalations_prevented": 0, "judicial_window_open": 1,
+    }  # fmt: skip
+    assert {k: f[k]["value"] for k in expect} == expect
+    assert (f["success_rate"]["numerator"], f["success_rate"]["denominator"]) == (3, 3)
+    assert (f["on_time_rate"]["numerator"], f["on_time_rate"]["denominator"]) == (2, 3)
+    assert (f["judicial_applied_rate"]["numerator"], f["judicial_applied_rate"]["denominator"]) == (1, 2)
+    # After the window: no longer open.
+    assert {x["key"]: x["value"] for x in stats.disputes(session, now=at2 + timedelta(days=31))}[
+        "judicial_window_open"
+    ] == 0
+    for x in f.values():
+        assert x["definition"] and x["definition_en"] and x["label"]
+        if x.get("unit") == "%":
+            assert x["display"].startswith(f"{x['numerator']:,} / {x['denominator']:,}")
+    assert waiting.status == "registered"
+
+
+def test_center_family_kinds_and_cooling_off(session) -> None:  # type: ignore[no-untyped-def]
+    kinds = ["divorce", "divorce", "domestic_violence", "minors"]
+    ds = [
+        service.register_dispute(session, dispute_in(dispute_type="婚姻家庭", center=CENTER, family_kind=k), DESK, T0)
+        for k in kinds
+    ]
+    act(session, ds[0], "accept", T0)
+    act(session, ds[0], "start_cooling_off", service.utcnow())
+    f = {x["key"]: x["value"] for x in stats.center(session, CENTER)}
+    assert (f["received"], f["domestic_violence"], f["minors"], f["cooling_off"]) == (4, 1, 1, 1)
+
+
+def test_repeat_petitioners_and_backlog_overdue(session) -> None:  # type: ignore[no-untyped-def]
+    def reg(name: str, idn: str, subject: str) -> int:
+        return service.register_petition(
+            session,
+            PetitionIn(
+                form="来信",
+                petitioner_name=name,
+                petitioner_id_number=idn,
+                subject=subject,
+                content="反映",
+                region_code="430603",
+            ),  # fmt: skip
+            DESK,
+            T0,
+        ).id
+
+    a = [reg("甲", "430603196501011238", "工资") for _ in range(3)]
+    reg("乙", "430603197001011232", "工资")
+    reg("乙", "430603197001011232", "工资")
+    reg("丙", "430603198001011234", "低保")
+    f = {x["key"]: x["value"] for x in stats.petitions(session)["figures"]}
+    assert (f["received"], f["repeat"], f["repeat_petitioners"]) == (6, 3, 2)
+    service.petition_act(session, a[0], "accept", DESK, at=T0)
+    backlog = PetitionActionInput(owner="区信访局", deadline=(T0 + timedelta(days=30)).date())
+    service.petition_act(session, a[0], "mark_backlog", DESK, backlog, T0)
+    f = {x["key"]: x["value"] for x in stats.petitions(session)["figures"]}
+    assert f["backlog"] == 1 and f["backlog_overdue"] == 1  # T0 + 30 days is in the past
