@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from pingan.cases.lifecycle import OPEN
 from pingan.cases.models import Case
+from pingan.cases.queries import scoped
 from pingan.deps import ActorDep, SessionDep, require_roles
 from pingan.errors import Forbidden, NotFound
 from pingan.geo import divisions, service
@@ -293,7 +294,9 @@ def choropleth(
     parent: Annotated[str | None, Query(pattern=CODE_RE)] = None,
 ) -> dict[str, Any]:
     col = _LEVEL_COLUMN[level]
-    q = select(col, func.count()).where(Case.status.in_([str(s) for s in OPEN]), col.is_not(None)).group_by(col)
+    # Data scope of the actor (departments, channels, grid workers, county centers) — issue 4.
+    q = scoped(select(col, func.count()).where(Case.status.in_([str(s) for s in OPEN]), col.is_not(None)), actor)
+    q = q.group_by(col)
     scope = actor.region_code if actor.region_code and actor.region_code != "430600" else None
     for prefix in (scope, parent):
         if prefix:
