@@ -318,9 +318,7 @@ def test_resident_reports_and_tracks(browser: Any, live_server: Live, shots: Pat
     context.close()
 
 
-def test_statistics_drill_down_lists_exactly_the_counted_cases(
-    browser: Any, live_server: Live, shots: Path
-) -> None:
+def test_statistics_drill_down_lists_exactly_the_counted_cases(browser: Any, live_server: Live, shots: Path) -> None:
     live = live_server
     cg = dep_id(live, "cg")
     made = [new_case(live, f"占道经营第{i}处") for i in range(4)]
