@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "pingan.metrics.models",
     "pingan.dispatch.models",
     "pingan.sim.models",
+    "pingan.web.models",
 ]
 
 for _name in MODEL_MODULES:

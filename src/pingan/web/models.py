@@ -1,0 +1,18 @@
+"""Indexes the pages need on large tables (no tables of their own); created by migration 0007_web.
+
+- the queues' newest-first lists (待派遣 with routing suggestions, any status filter of the case list);
+- the case list filtered by channel, newest first (the intake tiles link there);
+- the live map and its server-sent events (cases changed since …, newest first).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index
+
+from pingan.cases.models import Case
+
+ix_cases_status_received = Index("ix_cases_status_received", Case.status, Case.received_at)
+ix_cases_channel_received = Index("ix_cases_channel_received", Case.channel, Case.received_at)
+ix_cases_updated = Index("ix_cases_updated", Case.updated_at)
+
+WEB_INDEXES = (ix_cases_status_received, ix_cases_channel_received, ix_cases_updated)
