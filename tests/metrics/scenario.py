@@ -126,3 +126,24 @@ def build(session: Session) -> World:
     ids["c6"] = new_case(session, "M-6", YYL, T0 + 3 * d)
     session.commit()
     return World(d1, d2, ids)
+
+
+# The truth of the scenario (see the module docstring), whole city: metric → (numerator cases, denominator cases).
+CITY: dict[str, tuple[set[str], set[str]]] = {
+    "response_rate": ({"c1", "c3", "c4", "c5"}, {"c1", "c2", "c3", "c4", "c5"}),
+    "accurate_dispatch_rate": ({"c1", "c2", "c4", "c5"}, {"c1", "c2", "c3", "c4", "c5"}),
+    "solved_rate": ({"c1"}, {"c1", "c2", "c4"}),
+    "satisfaction_rate": ({"c1", "c2"}, {"c1", "c2", "c4"}),
+    "closure_rate": ({"c1", "c2"}, {"c1", "c2", "c3", "c5"}),
+    "ontime_closure_rate": ({"c1"}, {"c1", "c2", "c3"}),
+    "rework_rate": ({"c2"}, {"c1", "c2", "c4"}),
+}
+
+
+def actor_of(session: Session, username: str) -> Actor:
+    u = session.scalars(select(User).where(User.username == username)).one()
+    return Actor(u.id, u.display_name, Role(u.role), u.department_id, u.region_code, u.channel)
+
+
+def ids_of(w: World, names: set[str]) -> list[int]:
+    return sorted(w.ids[n] for n in names)

@@ -18,8 +18,7 @@ from pingan.cases.schemas import ActionInput
 from pingan.metrics import board
 from pingan.orgs.roles import Role
 from pingan.timeutil import CST, utcnow
-from tests.metrics.scenario import HR, YYL, World, build, new_case
-from tests.metrics.test_kpis import actor_of
+from tests.metrics.scenario import HR, YYL, World, actor_of, build, new_case
 
 
 @pytest.fixture
