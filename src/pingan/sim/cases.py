@@ -121,6 +121,7 @@ class Plan:
     late: bool = False
     reopen: bool = False  # a supervisor reopens after a revisit
     on_spot: bool = False
+    start: bool = True  # 开始处置 before the feedback (many departments feed back straight after signing)
     satisfaction: list[tuple[str, bool]] = field(default_factory=list)  # (level, solved) per revisit
 
 
@@ -240,6 +241,7 @@ def choose_plan(rng: random.Random, age_days: float, channel: str, message: Mess
     elif stop == S.IN_PROGRESS and age_days > 10 and rng.random() < 0.08:
         plan.satisfaction = [("非常不满意", False)]  # reopened after the revisit; in rework now
         plan.revisits = 1
+    plan.start = stop == S.IN_PROGRESS or bool(plan.urge or plan.extension or plan.suspension) or rng.random() < 0.5
     return plan, channel
 
 
@@ -714,6 +716,9 @@ class Driver:
                     self.later(prev, 1, 24, office=office),
                 )
         if s == S.SIGNED:
+            if not plan.start and plan.stop != S.SIGNED:
+                result = ActionInput(result=texts.result(rng, label))
+                return Step("feedback", handler, result, self._feedback_at(case, plan))
             return Step("start", handler, ActionInput(note="已安排人员处置"), self.later(prev, 0.2, 6, office=office))
         if s == S.IN_PROGRESS:
             sup = self.staff.supervisor
