@@ -1,7 +1,7 @@
 """Time the KPI query (all seven figures by department over 90 days) on SQLite and PostgreSQL.
 
 Cases and their timelines are generated with bulk inserts into scratch databases (not through the API):
-200,000 cases over 180 days by default, 20,000 with --quick. The baseline, run in the same process, reads the
+200,000 cases over 180 days by default, 8,000 with --quick. The baseline, run in the same process, reads the
 same timeline rows into Python and computes 响应率 and 准确派遣率 by department the naive way; the SQL figures
 must equal it.
 
@@ -293,11 +293,11 @@ def run(kind: str, url: str, n: int, repeat: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="20,000 cases, one repeat")
+    ap.add_argument("--quick", action="store_true", help="8,000 cases, one repeat")
     ap.add_argument("--cases", type=int, default=None)
     ap.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     args = ap.parse_args()
-    n = args.cases or (20_000 if args.quick else 200_000)
+    n = args.cases or (8_000 if args.quick else 200_000)
     repeat = 1 if args.quick else 3
     result: dict[str, Any] = {"bench": "stats", "cases": n, "window_days": 90, "repeat": repeat}
     if args.only in (None, "sqlite"):
