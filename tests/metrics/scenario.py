@@ -1,4 +1,4 @@
-"""A small known scenario built through the real intake pipeline and case service, with backdated times.
+"""A small known scenario built through the case service (open_case + act), with backdated times.
 
 September 2026 (no holiday before the 25th). D1 = 岳阳楼区城市管理局 (cg_430602), D2 = 市住建局 (zj).
 
@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from pingan.cases import service
 from pingan.cases.actors import Actor
+from pingan.cases.models import Case
 from pingan.cases.schemas import ActionInput
-from pingan.intake import pipeline
-from pingan.intake.adapters import IntakeRecord
+from pingan.geo.locate import locate
 from pingan.orgs.models import Department, User
 from pingan.orgs.roles import Role
 from pingan.timeutil import CST
@@ -34,6 +34,7 @@ UNTIL = datetime(2026, 10, 1, tzinfo=CST)
 
 YYL = "岳阳楼区五里牌街道"
 HR = "华容县章华镇"
+LAMP = "市政设施"  # the category of c1–c3; c4–c6 have none
 
 
 @dataclass
@@ -53,19 +54,43 @@ def _dep(session: Session, code: str) -> int:
 
 
 def new_case(
-    session: Session, no: str, address: str, at: datetime, urgency: str = "normal", channel: str = "hotline_12345"
+    session: Session,
+    no: str,
+    address: str,
+    at: datetime,
+    urgency: str = "normal",
+    channel: str = "hotline_12345",
+    category: str | None = None,
 ) -> int:
-    rec = IntakeRecord(
+    """Open a case with its 受理 event through the case service, located like the pipeline does.
+
+    Routing is left out on purpose: whether the classifier would auto-dispatch a case is not what these tests
+    are about, and an automatic dispatch would add events the scenario does not plan.
+    """
+    loc = locate(session, None, None, address)
+    case = Case(
         channel=channel,
         external_id=no,
         case_type="投诉",
+        urgency=urgency,
         title=f"{address}路灯不亮 {no}",
         content=f"{address}某小区门口路灯不亮，请尽快维修（{no}）",
         address=address,
-        urgency=urgency,
+        region_code=loc.grid_code or loc.region_code,
+        county_code=loc.county_code,
+        town_code=loc.town_code,
+        village_code=loc.village_code,
+        grid_code=loc.grid_code,
+        locate_level=loc.level,
+        category=category,
         received_at=at,
+        owner_platform="12345",
+        extra={},
+        departments=[],
     )
-    return pipeline.submit(session, rec, _user_actor(session, "zuoxi"), at).case_id
+    case, created = service.open_case(session, case, _user_actor(session, "zuoxi"), at, {"channel": channel})
+    assert created and case.county_code == ("430602" if address == YYL else "430623"), case.county_code
+    return case.id
 
 
 def build(session: Session) -> World:
@@ -86,14 +111,14 @@ def build(session: Session) -> World:
         act(cid, "close", disp, close_at)
 
     ids: dict[str, int] = {}
-    c1 = ids["c1"] = new_case(session, "M-1", YYL, T0)
+    c1 = ids["c1"] = new_case(session, "M-1", YYL, T0, category=LAMP)
     act(c1, "register", disp, T0 + 0.1 * h)
     act(c1, "assign", disp, T0 + 0.2 * h, department_id=d1)
     act(c1, "sign", h1, T0 + 0.5 * h)
     through_close(c1, h1, T0 + d, T0 + d + 2 * h)
     act(c1, "revisit", op, T0 + 2 * d, satisfaction="满意", solved=True)
 
-    c2 = ids["c2"] = new_case(session, "M-2", YYL, T0, urgency="urgent")
+    c2 = ids["c2"] = new_case(session, "M-2", YYL, T0, urgency="urgent", category=LAMP)
     act(c2, "register", disp, T0 + 0.1 * h)
     act(c2, "assign", disp, T0 + 0.2 * h, department_id=d1)
     act(c2, "sign", h1, T0 + d)  # the sign-in limit is 2 working hours
@@ -102,7 +127,7 @@ def build(session: Session) -> World:
     through_close(c2, h1, T0 + 2 * d, T0 + 3 * d)  # urgent: 1 working day → late
     act(c2, "revisit", op, T0 + 4 * d, satisfaction="基本满意", solved=False)
 
-    c3 = ids["c3"] = new_case(session, "M-3", YYL, T0)
+    c3 = ids["c3"] = new_case(session, "M-3", YYL, T0, category=LAMP)
     act(c3, "register", disp, T0 + 0.1 * h)
     act(c3, "assign", disp, T0 + 0.2 * h, department_id=d2)
     act(c3, "return", h2, T0 + h, reason="不属于本部门职责")

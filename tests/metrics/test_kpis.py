@@ -13,7 +13,7 @@ from pingan.cases.actors import Actor
 from pingan.cases.models import Case
 from pingan.metrics import kpis
 from pingan.metrics.policies import MetricsPolicy
-from tests.metrics.scenario import CITY, SINCE, UNTIL, World, actor_of, build, ids_of
+from tests.metrics.scenario import CITY, LAMP, SINCE, UNTIL, World, actor_of, build, ids_of
 
 
 def ctx(session: Session, actor: Actor, group_by: str = "total", pol: MetricsPolicy | None = None) -> kpis.Ctx:
@@ -83,8 +83,9 @@ def test_by_county_channel_month(session: Session, world: World) -> None:
     data = kpis.compute(ctx(session, paiqian, "month"))
     assert data["rework_rate"] == {"2026-09": (1, 3)}
     c = ctx(session, paiqian, "category")
-    # No routing model is installed: every case is uncategorised (key "-").
-    assert kpis.compute(c)["response_rate"] == {kpis.NULL_KEY: (4, 5)}
+    # c1–c3 are 市政设施 (c2 signed late); c4, c5 have no category (key "-").
+    assert kpis.compute(c)["response_rate"] == {LAMP: (2, 3), kpis.NULL_KEY: (2, 2)}
+    assert drill_all(c, "response_rate", "denominator", kpis.NULL_KEY) == ids_of(world, {"c4", "c5"})
 
 
 def test_district_dispatcher_sees_only_its_district(session: Session, world: World) -> None:
