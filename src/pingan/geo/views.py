@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from pingan.cases.lifecycle import OPEN
 from pingan.cases.models import Case
@@ -295,7 +295,8 @@ def choropleth(
 ) -> dict[str, Any]:
     col = _LEVEL_COLUMN[level]
     # Data scope of the actor (departments, channels, grid workers, county centers) — issue 4.
-    q = scoped(select(col, func.count()).where(Case.status.in_([str(s) for s in OPEN]), col.is_not(None)), actor)
+    base: Select[Any] = select(col, func.count()).where(Case.status.in_([str(s) for s in OPEN]), col.is_not(None))
+    q = scoped(base, actor)
     q = q.group_by(col)
     scope = actor.region_code if actor.region_code and actor.region_code != "430600" else None
     for prefix in (scope, parent):
