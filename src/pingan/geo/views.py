@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -295,7 +295,9 @@ def choropleth(
 ) -> dict[str, Any]:
     col = _LEVEL_COLUMN[level]
     # Data scope of the actor (departments, channels, grid workers, county centers) — issue 4.
-    base: Select[Any] = select(col, func.count()).where(Case.status.in_([str(s) for s in OPEN]), col.is_not(None))
+    base = cast(
+        "Select[Any]", select(col, func.count()).where(Case.status.in_([str(s) for s in OPEN]), col.is_not(None))
+    )
     q = scoped(base, actor)
     q = q.group_by(col)
     scope = actor.region_code if actor.region_code and actor.region_code != "430600" else None
