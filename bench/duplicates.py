@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -108,8 +109,9 @@ def scratch(kind: str) -> tuple[str, Any]:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, (admin, name)
 
 
-def drop(handle: Any) -> None:
+def drop(url: str, handle: Any) -> None:
     if handle is None:
+        shutil.rmtree(Path(url.split("///", 1)[1]).parent, ignore_errors=True)
         return
     admin, name = handle
     with admin.connect() as c:
@@ -317,7 +319,7 @@ def run(kind: str, n_cases: int, n_queries: int, seed: int) -> dict[str, Any]:
             "target_p99_ms": 5.0,
         }
     finally:
-        drop(handle)
+        drop(url, handle)
 
 
 def main() -> None:
@@ -328,7 +330,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=None)
     ap.add_argument("--seed", type=int, default=20260506)
     args = ap.parse_args()
-    n_queries = args.queries or (300 if args.quick else 2000)
+    n_queries = args.queries or (150 if args.quick else 1000)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = [run(k, args.cases, n_queries, args.seed) for k in kinds]
     for r in results:

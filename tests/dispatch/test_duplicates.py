@@ -20,6 +20,7 @@ from pingan.dispatch import duplicates
 from pingan.dispatch.dup_policies import DuplicatesPolicy
 from pingan.errors import Invalid
 from pingan.notify.models import OutboxMessage
+from pingan.orgs.models import Department
 from pingan.orgs.roles import Role
 from pingan.policy import registry
 
@@ -149,17 +150,30 @@ def test_cases_written_by_another_session_are_seen_at_once(db: Any, tx: Session)
     assert duplicates.index_for(tx).stats["incremental"] >= 1
 
 
-def test_reopened_case_returns_after_resync(tx: Session) -> None:
+def test_reopened_case_returns_at_once(tx: Session) -> None:
     a = make(tx, TRASH)
-    tx.execute(update(Case).where(Case.id == a.id).values(status="closed"))
+    dep = tx.scalars(select(Department.id).where(Department.code == "cg")).one()
+    tx.execute(update(Case).where(Case.id == a.id).values(status="closed", department_id=dep))
     tx.commit()
     assert find(tx, TRASH2) == []
-    tx.execute(update(Case).where(Case.id == a.id).values(status="in_progress"))
+    boss = Actor(id=None, name="督办员", role=Role.SUPERVISOR)
+    tx.expire_all()
+    service.act(tx, a.id, "reopen", boss, ActionInput(reason="回访不满意"))
     tx.commit()
-    idx = duplicates.index_for(tx)
-    with idx.lock:
-        idx.resync(tx)
     assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
+
+
+def test_status_changes_leave_the_index_without_a_resync(tx: Session) -> None:
+    a = make(tx, TRASH)
+    b = make(tx, LAMP, lon=east(3000))
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]  # index built; b is far away, never a candidate
+    idx = duplicates.index_for(tx)
+    assert b.id in idx.by_id
+    service.act(tx, b.id, "reject", DESK, ActionInput(reason="重复"))
+    tx.commit()
+    find(tx, TRASH2)
+    assert b.id not in idx.by_id and a.id in idx.by_id
+    assert idx.stats["resyncs"] == 0 and idx.stats["status_changes"] >= 1
 
 
 def test_a_rebuilt_database_rebuilds_the_index(db: Any, tx: Session) -> None:
@@ -200,6 +214,37 @@ def test_actor_sees_only_candidates_in_scope(tx: Session) -> None:
     assert len(find(tx, TRASH2)) == 2
 
 
+def test_sql_fallback_answers_like_the_index(tx: Session) -> None:
+    near = make(tx, TRASH, lon=east(10))
+    far = make(tx, TRASH, lon=east(150))
+    make(tx, TRASH, lon=east(400))
+    make(tx, LAMP, lon=east(20))
+    nolo = make(tx, TRASH, lon=None, lat=None)
+    by_index = find(tx, TRASH2)
+    by_sql = find(tx, TRASH2, fallback=True)
+    assert [g["case_id"] for g in by_sql] == [g["case_id"] for g in by_index] == [near.id, nolo.id, far.id]
+    assert [g["score"] for g in by_sql] == [g["score"] for g in by_index]
+    town_sql = find(tx, TRASH2, lon=None, lat=None, fallback=True)
+    assert town_sql == find(tx, TRASH2, lon=None, lat=None) and nolo.id in {g["case_id"] for g in town_sql}
+
+
+def test_large_database_builds_its_index_in_the_background(tx: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(duplicates, "BACKGROUND_BUILD_ABOVE", 0)
+    a = make(tx, TRASH, lon=east(30))
+    # the first call answers at once from SQL while the index is built in a thread …
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
+    for _ in range(600):
+        if duplicates._key(tx) in duplicates._INDEXES:
+            break
+        time.sleep(0.05)
+    # … and later calls use the index
+    idx = duplicates.index_for(tx, wait=False)
+    assert idx is not None and a.id in idx.by_id
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
+
+
 def test_policy_file_validates_and_refuses_bad_weights() -> None:
     pol = duplicates.policy()
     assert isinstance(pol, DuplicatesPolicy)
@@ -232,23 +277,11 @@ def test_cells_cover_the_radius_everywhere() -> None:
 # ----------------------------------------------------------------------------------------------------- HTTP
 
 
-def _hotline(no: str, text: tuple[str, str], lon: float, phone: str) -> dict[str, Any]:
-    return {
-        "work_order_no": no,
-        "case_type": "投诉",
-        "title": text[0],
-        "content": text[1],
-        "caller_name": "张三",
-        "caller_phone": phone,
-        "position": {"lon": lon, "lat": LAT, "crs": "wgs84"},
-    }
-
-
-def test_api_duplicates_then_merge_and_every_reporter_is_informed(api: Any, session: Session) -> None:
-    r1 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=_hotline("DUP-1", TRASH, east(0), "13800000001"))
-    r2 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=_hotline("DUP-2", TRASH2, east(40), "13800000002"))
-    assert r1.status_code == r2.status_code == 201, r2.text
-    main, dup = r1.json()["case_id"], r2.json()["case_id"]
+def test_api_duplicates_then_merge_and_every_reporter_is_informed(api: Any, session: Session, tx: Session) -> None:
+    # stored through the case service (the intake's automatic dispatch is not what this test is about)
+    first = make(tx, TRASH, lon=east(0))
+    second = make(tx, TRASH2, lon=east(40))
+    main, dup = first.id, second.id
     r = api.get("paiqian", f"/api/v1/cases/{dup}/duplicates")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -275,4 +308,4 @@ def test_api_duplicates_then_merge_and_every_reporter_is_informed(api: Any, sess
         select(OutboxMessage.payload).where(OutboxMessage.kind == "closed", OutboxMessage.case_id == main)
     ).all()
     codes = {p["tracking_code"] for p in informed}
-    assert codes == {r1.json()["tracking_code"], r2.json()["tracking_code"]}
+    assert codes == {first.tracking_code, second.tracking_code}

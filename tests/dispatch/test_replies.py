@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pingan.cases import service
+from pingan.cases.actors import Actor
+from pingan.cases.models import Case
 from pingan.dispatch import replies
 from pingan.notify.models import OutboxMessage
-from tests.helpers import act, dep_id, new_case
+from pingan.orgs.roles import Role
+from tests.helpers import act, dep_id
+
+T0 = datetime(2026, 5, 6, 9, 0, tzinfo=UTC)
 
 
 def test_nearest_past_reply_first_with_source_and_similarity() -> None:
@@ -60,10 +67,22 @@ def test_other_file_is_its_own_index(tmp_path: Path) -> None:
     assert [d["source_message_id"] for d in got] == ["9"]  # the other shares nothing; the short one is skipped
 
 
-def test_api_reply_drafts_are_returned_never_sent(api: Any, session: Session) -> None:
-    cid = new_case(api, "RD-1", title="小区旁搅拌站噪音扰民", content="小区旁边的搅拌站晚上施工噪音很大，粉尘污染严重")[
-        "case_id"
-    ]
+def test_api_reply_drafts_are_returned_never_sent(api: Any, session: Session, db: Any) -> None:
+    with db.session() as tx:
+        case = Case(
+            channel="hotline_12345",
+            external_id="RD-1",
+            case_type="投诉",
+            title="小区旁搅拌站噪音扰民",
+            content="小区旁边的搅拌站晚上施工噪音很大，粉尘污染严重",
+            region_code="430602",
+            county_code="430602",
+            received_at=T0,
+            extra={},
+            departments=[],
+        )
+        cid = service.open_case(tx, case, Actor(id=None, name="坐席", role=Role.OPERATOR), T0, {})[0].id
+        tx.commit()
     before = session.scalar(select(func.count()).select_from(OutboxMessage))
     r = api.get("paiqian", f"/api/v1/cases/{cid}/reply-drafts?k=2")
     assert r.status_code == 200, r.text

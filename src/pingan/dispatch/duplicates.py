@@ -12,16 +12,19 @@ kept in each process:
   town/street (or county when that is all that is known), with a stricter text threshold.
 * **time**: only cases received at most `days` before or after the new matter.
 
-Keeping current without scanning: every call reads the ids above the highest one the index has seen (minus a
-small look-back for transactions that commit out of order), so cases created by other processes appear at
-once; the few best candidates are re-read from the database before they are returned, so a case merged or
-closed a moment ago never shows; every `resync_seconds` the index re-reads the ids of all open cases (this
-catches reopened cases). If the row behind the highest id changed (a rebuilt database) the index is rebuilt.
+Keeping current without scanning: every call reads the case ids and the timeline events above the highest ones
+the index has seen (minus a small look-back for transactions that commit out of order). New cases from any
+process appear at once; every status change appends an event, so cases that were closed, merged, rejected or
+transferred leave the index and reopened ones come back at once. The few best candidates are also re-read from
+the database before they are returned. Every `resync_seconds` (default an hour) the index re-reads the ids of
+all open cases: a safety net for rows changed outside the case service. If the row behind the highest id
+changed (a rebuilt database) the index is rebuilt.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import re
 import threading
@@ -30,18 +33,18 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from pingan.cases import lifecycle
 from pingan.cases.actors import Actor
-from pingan.cases.models import Case
+from pingan.cases.models import Case, CaseEvent
 from pingan.config import DATA_DIR
 from pingan.dispatch.dup_policies import DuplicatesPolicy, TextSettings
 from pingan.policy import registry
@@ -52,6 +55,7 @@ EARTH_R = 6_371_008.8
 HASH_BUCKETS = 1 << 16
 LOOKBACK_IDS = 64
 OPEN_STATES = sorted(s.value for s in lifecycle.OPEN)
+log = logging.getLogger("pingan.dispatch.duplicates")
 
 _RUNS = re.compile(r"[0-9a-z\u4e00-\u9fff]+")
 
@@ -296,6 +300,8 @@ class DupIndex:
     by_county: dict[str, list[int]] = field(default_factory=dict)
     max_id: int = 0
     max_code: str = ""
+    max_event: int = 0
+    seen_events: set[int] = field(default_factory=set)
     last_resync: float = 0.0
     loaded: bool = False
     stats: Counter[str] = field(default_factory=Counter)
@@ -373,6 +379,7 @@ class DupIndex:
         self._load(session, Case.status.in_(OPEN_STATES))
         if head is not None:
             self.max_id, self.max_code = int(head[0]), str(head[1])
+        self.max_event = int(session.scalar(select(func.max(CaseEvent.id))) or 0)
         self.last_resync = time.monotonic()
         self.loaded = True
         self.stats["rebuilds"] += 1
@@ -399,8 +406,45 @@ class DupIndex:
             self.stats["incremental"] += len(new)
         if rows and int(rows[-1][0]) > self.max_id:
             self.max_id, self.max_code = int(rows[-1][0]), str(rows[-1][1])
+        self._follow_events(session)
         if time.monotonic() - self.last_resync >= resync_seconds:
             self.resync(session)
+
+    def _follow_events(self, session: Session) -> None:
+        """Cases that left or re-entered the open set since the last call, from the timeline's new events.
+
+        Every status change appends an event (cases.service), so reading the events above the highest one seen
+        (minus a look-back for transactions that commit out of order) keeps the open set exact: closed, merged,
+        rejected or transferred cases leave the index, reopened ones come back.
+        """
+        lo = max(self.max_event - LOOKBACK_IDS, 0)
+        rows = session.execute(
+            select(CaseEvent.id, CaseEvent.case_id, CaseEvent.from_status, CaseEvent.to_status)
+            .where(CaseEvent.id > lo)
+            .order_by(CaseEvent.id)
+        ).all()
+        affected: set[int] = set()
+        for ev_id, case_id, before, after in rows:
+            if ev_id in self.seen_events:
+                continue
+            self.seen_events.add(int(ev_id))
+            if before is not None and (before in lifecycle.OPEN) != (after in lifecycle.OPEN):
+                affected.add(int(case_id))
+        if rows:
+            self.max_event = max(self.max_event, int(rows[-1][0]))
+        self.seen_events = {e for e in self.seen_events if e > lo}
+        if not affected:
+            return
+        status = {
+            int(r[0]): str(r[1]) for r in session.execute(select(Case.id, Case.status).where(Case.id.in_(affected)))
+        }
+        for case_id in affected:
+            if status.get(case_id) not in lifecycle.OPEN:
+                self.drop(case_id)
+        back = [i for i in affected if status.get(i) in lifecycle.OPEN and i not in self.by_id]
+        if back:
+            self._load(session, Case.id.in_(back))
+        self.stats["status_changes"] += len(affected)
 
     def resync(self, session: Session) -> None:
         open_rows = session.execute(select(Case.id, Case.tracking_code).where(Case.status.in_(OPEN_STATES))).all()
@@ -440,20 +484,107 @@ class DupIndex:
 
 
 _INDEXES: dict[str, DupIndex] = {}
+_BUILDING: set[str] = set()
 _INDEXES_LOCK = threading.Lock()
+# Above this many open cases a process builds its first index in a thread and answers from SQL meanwhile.
+BACKGROUND_BUILD_ABOVE = 20_000
+# The SQL fallback reads at most this many open cases (the most recent) around the new matter.
+FALLBACK_ROWS = 2_000
 
 
-def index_for(session: Session, pol: DuplicatesPolicy | None = None) -> DupIndex:
-    """The process's index of the session's database, brought up to date."""
+def _key(session: Session) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def index_for(session: Session, pol: DuplicatesPolicy | None = None, *, wait: bool = True) -> DupIndex | None:
+    """The process's index of the session's database, brought up to date.
+
+    With `wait=False` and no index yet for a large database, the index is built in a background thread and
+    None is returned (the caller answers from the bounded SQL fallback meanwhile).
+    """
     pol = pol or policy()
     model = text_model(pol.text)
-    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    key = _key(session)
     with _INDEXES_LOCK:
         idx = _INDEXES.get(key)
-        if idx is None or idx.model is not model or idx.cell_m != pol.cell_m:
-            idx = _INDEXES[key] = DupIndex(model, pol.cell_m)
+        if idx is not None and (idx.model is not model or idx.cell_m != pol.cell_m):
+            idx = None
+        if idx is None and key in _BUILDING and not wait:
+            return None
+    if idx is None:
+        if not wait:
+            n_open = session.scalar(select(func.count()).select_from(Case).where(Case.status.in_(OPEN_STATES))) or 0
+            if n_open > BACKGROUND_BUILD_ABOVE:
+                _build_in_background(session, key, model, pol)
+                return None
+        idx = DupIndex(model, pol.cell_m)
+        with idx.lock:
+            idx.rebuild(session)
+        with _INDEXES_LOCK:
+            _INDEXES[key] = idx
     with idx.lock:
         idx.refresh(session, pol.resync_seconds)
+    return idx
+
+
+def _build_in_background(session: Session, key: str, model: TextModel, pol: DuplicatesPolicy) -> None:
+    with _INDEXES_LOCK:
+        if key in _BUILDING:
+            return
+        _BUILDING.add(key)
+    # DEFERRED: on SQLite the long read must not hold the write lock
+    engine = session.get_bind().engine.execution_options(sqlite_begin="DEFERRED")
+
+    def run() -> None:
+        try:
+            idx = DupIndex(model, pol.cell_m)
+            with Session(engine) as s, idx.lock:
+                idx.rebuild(s)
+            with _INDEXES_LOCK:
+                _INDEXES[key] = idx
+        except Exception:  # pragma: no cover - logged; the next call tries again
+            log.exception("building the duplicate index failed")
+        finally:
+            with _INDEXES_LOCK:
+                _BUILDING.discard(key)
+
+    threading.Thread(target=run, name="pingan-dup-index", daemon=True).start()
+
+
+def _fallback_index(
+    session: Session,
+    pol: DuplicatesPolicy,
+    lon: float | None,
+    lat: float | None,
+    t0: float,
+    radius: float,
+    window_s: float,
+    town: str | None,
+    county: str | None,
+) -> DupIndex:
+    """A throw-away index of the open cases a bounded SQL query finds around the new matter."""
+    idx = DupIndex(text_model(pol.text), pol.cell_m)
+    at = datetime.fromtimestamp(t0, tz=UTC)
+    where: list[Any] = [
+        Case.status.in_(OPEN_STATES),
+        Case.received_at >= at - timedelta(seconds=window_s),
+        Case.received_at <= at + timedelta(seconds=window_s),
+    ]
+    if lat is not None and lon is not None:
+        dlat = radius / M_PER_DEG
+        dlon = radius / (M_PER_DEG * max(math.cos(math.radians(lat)), 0.01))
+        box = and_(Case.lat.between(lat - dlat, lat + dlat), Case.lon.between(lon - dlon, lon + dlon))
+        where.append(or_(box, and_(Case.lat.is_(None), Case.town_code == town)) if town else box)
+    elif town:
+        where.append(Case.town_code == town)
+    elif county:
+        where.append(Case.county_code == county)
+    else:
+        return idx
+    rows = session.execute(select(*_COLUMNS).where(*where).order_by(Case.received_at.desc()).limit(FALLBACK_ROWS))
+    for row in rows:
+        idx.add(tuple(row))
+    idx.loaded = True
     return idx
 
 
@@ -482,13 +613,15 @@ def candidates(
     town_code: str | None = None,
     county_code: str | None = None,
     actor: Actor | None = None,
+    fallback: bool = False,
 ) -> list[dict[str, Any]]:
     """Open cases that may be the same matter, best first: {case_id, tracking_code, title, status, score,
     text_similarity, distance_m, hours_apart, why}. Defaults come from data/policy/duplicates.yaml.
 
     With coordinates: cases within `radius_m` (and cases without coordinates in the same town/street, on text
     alone); without: cases in the same town/street, or the same county when the town is unknown. `actor`
-    limits the answer to cases that actor may see.
+    limits the answer to cases that actor may see. `fallback=True` answers from the bounded SQL query that is
+    used while the process's index is being built (for comparisons).
     """
     pol = policy()
     radius = float(radius_m if radius_m is not None else pol.radius_m)
@@ -496,10 +629,13 @@ def candidates(
     n = int(limit if limit is not None else pol.limit)
     if radius <= 0 or window_s <= 0 or n <= 0:
         return []
-    idx = index_for(session, pol)
+    t0 = _epoch(at)
+    idx = None if fallback else index_for(session, pol, wait=False)
+    if idx is None:
+        idx = _fallback_index(session, pol, lon, lat, t0, radius, window_s, town_code, county_code)
     with idx.lock:
         ranked = _rank(
-            idx, pol, title, content, lon, lat, _epoch(at), exclude_case_id, radius, window_s, n, town_code, county_code
+            idx, pol, title, content, lon, lat, t0, exclude_case_id, radius, window_s, n, town_code, county_code
         )
     return _confirm(session, idx, ranked, n, actor)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -164,10 +165,20 @@ def cluster(matters: Sequence[Matter], pol: HotSettings | None = None, model: Te
     x = _matrix(model, matters)
     sim = (x @ x.T).tocoo()
     keep = (sim.row < sim.col) & (sim.data >= pol.similarity)
+    rows, cols, vals = sim.row[keep], sim.col[keep], sim.data[keep]
+    order = np.argsort(-vals, kind="stable")  # most similar pairs first
     uf = _Union(n)
-    for i, j in zip(sim.row[keep].tolist(), sim.col[keep].tolist(), strict=True):
-        if _linked(matters[i], matters[j], pol):
-            uf.union(i, j)
+    # A cluster never spans two different known areas (a matter without one may join either, not bridge them).
+    area: dict[int, str | None] = {i: m.area for i, m in enumerate(matters)}
+    for i, j in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+        ri, rj = uf.find(i), uf.find(j)
+        if ri == rj or not _linked(matters[i], matters[j], pol):
+            continue
+        a, b = area[ri], area[rj]
+        if a and b and not (a.startswith(b) or b.startswith(a)):
+            continue
+        uf.union(ri, rj)
+        area[uf.find(ri)] = max(a or "", b or "", key=len) or None
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(uf.find(i), []).append(i)
@@ -346,8 +357,20 @@ def parse_message_time(text: str) -> datetime:
     return as_utc(datetime.strptime(text.strip().replace("-", "/"), "%Y/%m/%d %H:%M:%S"))
 
 
+_MASKED_AREA = re.compile(r"[A-Z]\d+[区县市]")
+
+
+def masked_area(subject: str, detail: str) -> str | None:
+    """The county-level place a message names first ("A5区", "A7县"), subject before detail; None for none."""
+    for text in (subject, detail):
+        m = _MASKED_AREA.search(text)
+        if m:
+            return m.group(0)
+    return None
+
+
 def read_likes(path: Path | None = None) -> list[Matter]:
-    """The rows of messages_likes.csv as matters (no coordinates: the area is in the text, masked)."""
+    """The rows of messages_likes.csv as matters: no coordinates; the area is the masked county the text names."""
     path = path or DATA_DIR / "messages" / "messages_likes.csv"
     out = []
     with path.open(encoding="utf-8", newline="") as f:
@@ -362,6 +385,7 @@ def read_likes(path: Path | None = None) -> list[Matter]:
                     person=row["留言用户"],
                     likes=int(row["点赞数"] or 0),
                     opposes=int(row["反对数"] or 0),
+                    area=masked_area(row["留言主题"], row["留言详情"]),
                 )
             )
     return out
