@@ -29,18 +29,38 @@ class Server:
     starts: int = 0
 
     def start(self, timeout: float = 120.0) -> None:
-        env = {**os.environ, "PINGAN_DB_URL": self.db_url, "PINGAN_BACKGROUND": "0",
-               "PINGAN_RATE_PUBLIC_PER_MIN": "1000000"}
+        env = {
+            **os.environ,
+            "PINGAN_DB_URL": self.db_url,
+            "PINGAN_BACKGROUND": "0",
+            "PINGAN_RATE_PUBLIC_PER_MIN": "1000000",
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "pingan.app:create_app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "pingan.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self.starts += 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ''}")
+                raise RuntimeError(
+                    f"server exited: {self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ''}"
+                )
             try:
                 if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
                     return
@@ -96,8 +116,13 @@ def hammer(
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
             for i in range(k, n, threads):
                 no = f"{prefix}-{i:05d}"
-                body = {"work_order_no": no, "case_type": "求助", "title": f"压力测试事项 {i}",
-                        "content": "岳阳楼区某小区路灯不亮，请尽快维修", "caller_phone": "13812341234"}
+                body = {
+                    "work_order_no": no,
+                    "case_type": "求助",
+                    "title": f"压力测试事项 {i}",
+                    "content": "岳阳楼区某小区路灯不亮，请尽快维修",
+                    "caller_phone": "13812341234",
+                }
                 while True:
                     if time.monotonic() - t0 > give_up_s:
                         raise RuntimeError("gave up: the server stayed down")

@@ -55,8 +55,10 @@ def test_sigkill_twice_loses_and_duplicates_nothing(db) -> None:  # type: ignore
         out = hammer(server, token, N, prefix, on_progress=on_progress, give_up_s=3000)
     finally:
         server.stop()
-    print(f"\n{db.kind}: {N} cases in {out.seconds:.1f} s ({N / out.seconds:.0f}/s), kills after {kills}, "
-          f"retries {out.retries} {out.errors}, server starts {server.starts}")
+    print(
+        f"\n{db.kind}: {N} cases in {out.seconds:.1f} s ({N / out.seconds:.0f}/s), kills after {kills}, "
+        f"retries {out.retries} {out.errors}, server starts {server.starts}"
+    )
     assert len(kills) == 2 and server.starts == 3
     assert len(out.answers) == N
     with db.session() as s:
@@ -67,8 +69,10 @@ def test_sigkill_twice_loses_and_duplicates_nothing(db) -> None:  # type: ignore
         by_ext = {e: i for i, e in rows}
         assert by_ext == out.answers  # every answer the client got is the case that exists
         intakes = s.scalar(
-            select(func.count()).select_from(CaseEvent).where(CaseEvent.action == "intake",
-                                                               CaseEvent.case_id.in_([i for i, _ in rows])))
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.action == "intake", CaseEvent.case_id.in_([i for i, _ in rows]))
+        )
         assert intakes == N  # exactly one 受理 event each
         _, _, problems = verify_all(s)
         assert problems == []

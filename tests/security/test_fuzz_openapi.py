@@ -27,8 +27,9 @@ def _user_for(path: str) -> str:
 
 
 def _runner(op, user: str, api: Api, failures: list[str]):  # type: ignore[no-untyped-def]
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-              derandomize=True)
+    @settings(
+        max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+    )
     @given(case=op.as_strategy())
     def run(case) -> None:  # type: ignore[no-untyped-def]
         headers = dict(case.headers or {})
@@ -38,8 +39,10 @@ def _runner(op, user: str, api: Api, failures: list[str]):  # type: ignore[no-un
         if r.status_code == 401:
             api.tokens.pop(user, None)  # a fuzzed logout or revocation: log in again next time
         if r.status_code >= 500:
-            failures.append(f"{case.method} {case.formatted_path} → {r.status_code}: {r.text[:200]}"
-                            f" (query={case.query}, body={str(case.body)[:200]})")
+            failures.append(
+                f"{case.method} {case.formatted_path} → {r.status_code}: {r.text[:200]}"
+                f" (query={case.query}, body={str(case.body)[:200]})"
+            )
 
     return run
 

@@ -22,8 +22,10 @@ LOGIN = "/api/v1/auth/login"
 
 def _kinds(session, since_seq: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
     session.expire_all()
-    return [e.kind for e in session.scalars(select(SecurityEvent).where(SecurityEvent.seq > since_seq)
-                                            .order_by(SecurityEvent.seq))]
+    return [
+        e.kind
+        for e in session.scalars(select(SecurityEvent).where(SecurityEvent.seq > since_seq).order_by(SecurityEvent.seq))
+    ]
 
 
 def _last_seq(session) -> int:  # type: ignore[no-untyped-def]
@@ -100,8 +102,11 @@ def test_idle_session_times_out(api, session, db) -> None:  # type: ignore[no-un
     assert api.client.get("/api/v1/me", headers=h).status_code == 200
     minutes = db.settings().session_idle_minutes
     assert minutes == 30
-    session.execute(update(AuthToken).where(AuthToken.kind == "session")
-                    .values(last_seen_at=utcnow() - timedelta(minutes=minutes, seconds=5)))
+    session.execute(
+        update(AuthToken)
+        .where(AuthToken.kind == "session")
+        .values(last_seen_at=utcnow() - timedelta(minutes=minutes, seconds=5))
+    )
     session.commit()
     r = api.client.get("/api/v1/me", headers=h)
     assert r.status_code == 401 and r.json()["error"]["code"] == "session_expired"
@@ -167,7 +172,9 @@ def test_permission_change_is_logged_and_ends_sessions(api, session) -> None:  #
     assert r.status_code == 200 and r.json()["role"] == "leader"
     assert api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     session.expire_all()
-    ev = session.scalars(select(SecurityEvent).where(SecurityEvent.seq > seq, SecurityEvent.kind == "permission_change")).one()
+    ev = session.scalars(
+        select(SecurityEvent).where(SecurityEvent.seq > seq, SecurityEvent.kind == "permission_change")
+    ).one()
     assert ev.data["changes"]["role"] == {"from": "dispatcher", "to": "leader"} and ev.target == f"user:{uid}"
 
 
@@ -178,8 +185,12 @@ def test_channel_api_token_is_scoped_to_its_channel(api, session) -> None:  # ty
     h = {"Authorization": f"Bearer {r.json()['token']}"}
     ok = api.client.post("/api/v1/intake/hotline_12345", headers=h, json=hotline_body("TOK-1"))
     assert ok.status_code == 201
-    police = {"incident_no": "TOK-2", "transfer_time": "2026-11-02T10:00:00+08:00", "title": "楼上漏水",
-              "content": "楼上住户漏水，协商无果"}
+    police = {
+        "incident_no": "TOK-2",
+        "transfer_time": "2026-11-02T10:00:00+08:00",
+        "title": "楼上漏水",
+        "content": "楼上住户漏水，协商无果",
+    }
     assert api.client.post("/api/v1/intake/police_110", headers=h, json=police).status_code == 403
     # API tokens are not subject to the idle timeout of interactive sessions …
     session.execute(update(AuthToken).where(AuthToken.kind == "api").values(last_seen_at=utcnow() - timedelta(days=3)))

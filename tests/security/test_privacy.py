@@ -74,14 +74,18 @@ def test_unmask_needs_permission_and_reason_and_is_logged(api, session) -> None:
     assert api.post("zuoxi", f"/api/v1/cases/{cid}/unmask", json={"reason": "x"}).status_code == 422
     r = api.post("zuoxi", f"/api/v1/cases/{cid}/unmask", json={"reason": "回访需要联系来电人"})
     assert r.status_code == 200 and r.json()["caller_phone"] == "+86" + PHONE and r.json()["caller_name"] == "王小明"
-    ev = session.scalars(select(SecurityEvent).where(SecurityEvent.kind == "unmask").order_by(SecurityEvent.seq.desc())).first()
+    ev = session.scalars(
+        select(SecurityEvent).where(SecurityEvent.kind == "unmask").order_by(SecurityEvent.seq.desc())
+    ).first()
     assert ev.outcome == "ok" and ev.detail == "回访需要联系来电人" and ev.target == f"case:{cid}"
     assert ev.actor_name.startswith("坐席")
     # Leaders, administrators and departments may not.
     for user in ("lingdao", "admin"):
         assert api.post(user, f"/api/v1/cases/{cid}/unmask", json={"reason": "想看一下来电人"}).status_code == 403
     session.expire_all()
-    denied = session.scalars(select(SecurityEvent).where(SecurityEvent.kind == "unmask", SecurityEvent.outcome == "denied")).all()
+    denied = session.scalars(
+        select(SecurityEvent).where(SecurityEvent.kind == "unmask", SecurityEvent.outcome == "denied")
+    ).all()
     assert len(denied) >= 2
 
 
@@ -113,7 +117,9 @@ def test_purge_removes_personal_data_and_keeps_statistics(api, session, db) -> N
     session.execute(update(Case).where(Case.id == old).values(status="closed", closed_at=now - timedelta(days=400)))
     session.execute(update(Case).where(Case.id == recent).values(status="closed", closed_at=now - timedelta(days=30)))
     session.commit()
-    before = {c.id: (c.category, c.county_code, c.status, c.received_at, c.title) for c in session.scalars(select(Case))}
+    before = {
+        c.id: (c.category, c.county_code, c.status, c.received_at, c.title) for c in session.scalars(select(Case))
+    }
     r = CliRunner().invoke(app, ["privacy", "purge", "--older-than", "365d", "--db", db.url])
     assert r.exit_code == 0, r.output
     assert "1 closed case" in r.output
@@ -154,8 +160,14 @@ def test_rotate_key_reencrypts_everything(api, session, db, tmp_path, monkeypatc
 
 
 def test_export_is_scoped_masked_and_logged(api, session) -> None:  # type: ignore[no-untyped-def]
-    mine = new_case(api, "EXP-1", caller_name="吴十", caller_phone=PHONE, address="岳阳楼区五里牌街道",
-                    title="=HYPERLINK(\"http://x\")")["case_id"]
+    mine = new_case(
+        api,
+        "EXP-1",
+        caller_name="吴十",
+        caller_phone=PHONE,
+        address="岳阳楼区五里牌街道",
+        title='=HYPERLINK("http://x")',
+    )["case_id"]
     act(api, "paiqian", mine, "register")
     act(api, "paiqian", mine, "assign", department_id=dep_id(session, "cg"))
     other = new_case(api, "EXP-2", title="别的部门的事项")["case_id"]
@@ -169,10 +181,14 @@ def test_export_is_scoped_masked_and_logged(api, session) -> None:  # type: igno
     # A department exports only its own cases.
     r = api.get("chengguan", "/api/v1/exports/cases.csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert [row["tracking_code"] for row in rows] == [api.get("paiqian", f"/api/v1/cases/{mine}").json()["tracking_code"]]
+    assert [row["tracking_code"] for row in rows] == [
+        api.get("paiqian", f"/api/v1/cases/{mine}").json()["tracking_code"]
+    ]
     assert "别的部门的事项" not in r.content.decode("utf-8-sig")
     assert other
-    ev = session.scalars(select(SecurityEvent).where(SecurityEvent.kind == "export").order_by(SecurityEvent.seq.desc())).first()
+    ev = session.scalars(
+        select(SecurityEvent).where(SecurityEvent.kind == "export").order_by(SecurityEvent.seq.desc())
+    ).first()
     assert ev.data["rows"] == 1 and ev.actor_name.startswith("市城管局")
     assert api.get("api12345", "/api/v1/exports/cases.csv").status_code == 403
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
 import uuid
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +57,14 @@ BODIES: dict[str, Any] = {
     "/api/v1/cases/{case_id}/actions/{action}": {"note": "越权测试"},
     "/api/v1/cases/{case_id}/unmask": {"reason": "越权测试原因"},
 }
-PATH_DEFAULTS = {"action": "comment", "lang": "zh", "path": "app.css", "metric": "on_time_rate", "year": "2027",
-                 "kind": "departments"}
+PATH_DEFAULTS = {
+    "action": "comment",
+    "lang": "zh",
+    "path": "app.css",
+    "metric": "on_time_rate",
+    "year": "2027",
+    "kind": "departments",
+}
 
 
 @dataclass
@@ -142,19 +148,40 @@ def _make_cases(api, session) -> list[int]:  # type: ignore[no-untyped-def]
     _route_to(api, session, a["case_id"], cg_yyl)
     ids.append(a["case_id"])
     # B: 110 transfer in 华容县, led by 市住建局 with 市城管局 co-handling.
-    b = api.post("api110", "/api/v1/intake/police_110", json={
-        "incident_no": f"MX-B-{tag}", "transfer_time": "2026-11-02T10:00:00+08:00", "title": f"标记乙{tag}",
-        "content": "华容县城关镇某小区楼上漏水，协商无果", "address": "华容县城关镇", "caller_phone": "13912345678"}).json()
+    b = api.post(
+        "api110",
+        "/api/v1/intake/police_110",
+        json={
+            "incident_no": f"MX-B-{tag}",
+            "transfer_time": "2026-11-02T10:00:00+08:00",
+            "title": f"标记乙{tag}",
+            "content": "华容县城关镇某小区楼上漏水，协商无果",
+            "address": "华容县城关镇",
+            "caller_phone": "13912345678",
+        },
+    ).json()
     _route_to(api, session, b["case_id"], zj, [cg])
     ids.append(b["case_id"])
     # C: a grid worker's own report in 岳阳楼区.
-    c = api.post("wangge", "/api/v1/intake/grid", json={
-        "report_id": f"MX-C-{tag}", "title": f"标记丙{tag}", "content": "巡查发现人行道井盖缺失",
-        "position": {"lat": 29.3573, "lon": 113.1289, "crs": "wgs84"}}).json()
+    c = api.post(
+        "wangge",
+        "/api/v1/intake/grid",
+        json={
+            "report_id": f"MX-C-{tag}",
+            "title": f"标记丙{tag}",
+            "content": "巡查发现人行道井盖缺失",
+            "position": {"lat": 29.3573, "lon": 113.1289, "crs": "wgs84"},
+        },
+    ).json()
     ids.append(c["case_id"])
     # D: 12345 in 平江县, not yet dispatched.
-    d = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=hotline_body(
-        f"MX-D-{tag}", title=f"标记丁{tag}", address="平江县汉昌镇", content="平江县汉昌镇某路段路灯不亮")).json()
+    d = api.post(
+        "zuoxi",
+        "/api/v1/intake/hotline_12345",
+        json=hotline_body(
+            f"MX-D-{tag}", title=f"标记丁{tag}", address="平江县汉昌镇", content="平江县汉昌镇某路段路灯不亮"
+        ),
+    ).json()
     ids.append(d["case_id"])
     return ids
 
@@ -194,8 +221,11 @@ def body_text(r) -> str:  # type: ignore[no-untyped-def]
 def _normalise(r) -> str:  # type: ignore[no-untyped-def]
     """A response body without what changes by itself between two calls (clock times)."""
     text = body_text(r)
-    text = re.sub(r"\d{4}-\d{2}-\d{2}(T|%3A|%20| )\d{2}(:|%3A)\d{2}(:|%3A)\d{2}([.]\d+)?(Z|([+-]|%2B)\d{2}(:|%3A)?\d{2})?",
-                  "<t>", text)
+    text = re.sub(
+        r"\d{4}-\d{2}-\d{2}(T|%3A|%20| )\d{2}(:|%3A)\d{2}(:|%3A)\d{2}([.]\d+)?(Z|([+-]|%2B)\d{2}(:|%3A)?\d{2})?",
+        "<t>",
+        text,
+    )
     text = re.sub(r"\d{14}", "<stamp>", text)
     return text
 
@@ -225,8 +255,12 @@ def test_scope_matrix(api, session) -> None:  # type: ignore[no-untyped-def]
             walked.add(path)
             if who.username is None and path not in PUBLIC:
                 for method in methods:
-                    r = api.client.request(method, _fill(path, ids[0]), follow_redirects=False,
-                                           json=BODIES.get(path) if method != "GET" else None)
+                    r = api.client.request(
+                        method,
+                        _fill(path, ids[0]),
+                        follow_redirects=False,
+                        json=BODIES.get(path) if method != "GET" else None,
+                    )
                     if 200 <= r.status_code < 300:
                         problems.append(f"anonymous {method} {path}: {r.status_code}")
                 continue
@@ -234,8 +268,9 @@ def test_scope_matrix(api, session) -> None:  # type: ignore[no-untyped-def]
                 for case in hidden:
                     for method in methods:
                         body = BODIES.get(path, {}) if method != "GET" else None
-                        r = api.client.request(method, _fill(path, case.id), headers=headers, json=body,
-                                               follow_redirects=False)
+                        r = api.client.request(
+                            method, _fill(path, case.id), headers=headers, json=body, follow_redirects=False
+                        )
                         if 200 <= r.status_code < 300:
                             problems.append(f"{who.username} {method} {path} on hidden case {case.id}: {r.status_code}")
                         if r.status_code == 200 and any(m in body_text(r) for m in _markers(case)):
@@ -263,17 +298,27 @@ def test_scope_matrix(api, session) -> None:  # type: ignore[no-untyped-def]
 
 def _first_difference(a: str, b: str) -> str:
     i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    return f"…{a[max(0, i - 80):i + 60]!r} → …{b[max(0, i - 80):i + 60]!r}"
+    return f"…{a[max(0, i - 80) : i + 60]!r} → …{b[max(0, i - 80) : i + 60]!r}"
 
 
 def test_counts_do_not_leak(api, session) -> None:  # type: ignore[no-untyped-def]
     """Adding a case outside a role's scope must not change anything that role can read (counts, totals,
     map layers, statistics)."""
     _make_cases(api, session)
-    people = [w for w in _people(session) if w.username and not (
-        w.region == CITY and w.role in ("operator", "dispatcher", "supervisor", "leader", "admin"))]
-    routes = [p for p, m in _routes(api.client.app) if "GET" in m and "{" not in p and p not in STREAMING
-              and not p.startswith(("/docs", "/redoc", "/openapi", "/static"))]
+    people = [
+        w
+        for w in _people(session)
+        if w.username
+        and not (w.region == CITY and w.role in ("operator", "dispatcher", "supervisor", "leader", "admin"))
+    ]
+    routes = [
+        p
+        for p, m in _routes(api.client.app)
+        if "GET" in m
+        and "{" not in p
+        and p not in STREAMING
+        and not p.startswith(("/docs", "/redoc", "/openapi", "/static"))
+    ]
 
     def snapshot(who: Who) -> dict[str, str]:
         headers = _login(api, who)
@@ -289,19 +334,35 @@ def test_counts_do_not_leak(api, session) -> None:  # type: ignore[no-untyped-de
         before = {w.username: snapshot(w) for w in group}
         tag = uuid.uuid4().hex[:6]
         if extra_channel == "hotline_12345":
-            r = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=hotline_body(
-                f"MX-E-{tag}", title=f"标记戊{tag}", address="平江县汉昌镇", content="平江县汉昌镇某小区噪音扰民"))
+            r = api.post(
+                "zuoxi",
+                "/api/v1/intake/hotline_12345",
+                json=hotline_body(
+                    f"MX-E-{tag}", title=f"标记戊{tag}", address="平江县汉昌镇", content="平江县汉昌镇某小区噪音扰民"
+                ),
+            )
         else:
-            r = api.post("api110", "/api/v1/intake/police_110", json={
-                "incident_no": f"MX-F-{tag}", "transfer_time": "2026-11-02T10:00:00+08:00",
-                "title": f"标记己{tag}", "content": "临湘市某村道路积水", "address": "临湘市长安街道"})
+            r = api.post(
+                "api110",
+                "/api/v1/intake/police_110",
+                json={
+                    "incident_no": f"MX-F-{tag}",
+                    "transfer_time": "2026-11-02T10:00:00+08:00",
+                    "title": f"标记己{tag}",
+                    "content": "临湘市某村道路积水",
+                    "address": "临湘市长安街道",
+                },
+            )
         assert r.status_code == 201, r.text
         extra = session.get(Case, r.json()["case_id"])
         for who in group:
             assert not sees(who, extra), (who.username, extra.county_code)
             after = snapshot(who)
-            changed = {p: _first_difference(before[who.username][p], after.get(p, ""))
-                       for p in before[who.username] if after.get(p) != before[who.username][p]}
+            changed = {
+                p: _first_difference(before[who.username][p], after.get(p, ""))
+                for p in before[who.username]
+                if after.get(p) != before[who.username][p]
+            }
             assert not changed, f"{who.username}: a case outside its scope changed {changed}"
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.config import Settings
 
@@ -25,7 +27,7 @@ def parse_age(text: str) -> timedelta:
     return timedelta(days=n * {"d": 1, "w": 7, "m": 30, "y": 365}[unit])
 
 
-def _factory(db: str | None):  # type: ignore[no-untyped-def]
+def _factory(db: str | None) -> tuple[Engine, sessionmaker[Session]]:
     from pingan.db import make_engine, make_session_factory
 
     s = Settings()

@@ -129,6 +129,7 @@ def reencrypt(session: Session, batch: int = 500) -> int:
                 break
             for key, raw in rows:
                 if crypto.key_id_of(raw) != ring.active:
+                    assert isinstance(col.type, crypto.EncryptedText)
                     plain = crypto.decrypt(raw, col.type.purpose, ring)
                     # Bound through the column's type: encrypted again, under the active key.
                     session.execute(update(table).where(pk == key).values({col.name: plain}))
