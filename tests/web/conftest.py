@@ -4,6 +4,7 @@ database, and Debian's chromium driven by Playwright. Skipped where chromium is 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -18,6 +19,7 @@ import pytest
 import uvicorn
 
 from pingan.app import create_app
+from pingan.config import DATA_DIR
 from pingan.sim.org import DEMO_PASSWORD
 from tests.conftest import Database
 
@@ -59,8 +61,26 @@ class Live:
 
 @pytest.fixture(scope="session")
 def live_server(sqlite_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The server, with automatic dispatch switched off (threshold 1.0) so that a person dispatches by clicking,
+    and the routing model (when one is installed) loaded before the first page is timed."""
     sqlite_db.clean()
-    app = create_app(sqlite_db.settings(upload_dir=tmp_path_factory.mktemp("uploads")), background=False)
+    policy_dir = tmp_path_factory.mktemp("policy")
+    shutil.copytree(DATA_DIR / "policy", policy_dir, dirs_exist_ok=True)
+    resp = policy_dir / "responsibility.yaml"
+    resp.write_text(
+        re.sub(r"(?m)^auto_dispatch_threshold:.*$", "auto_dispatch_threshold: 1.0", resp.read_text("utf-8")),
+        encoding="utf-8",
+    )
+    old_policy_dir = os.environ.get("PINGAN_POLICY_DIR")
+    os.environ["PINGAN_POLICY_DIR"] = str(policy_dir)  # policies are read through Settings() from the environment
+    try:
+        from pingan.dispatch import classifier
+
+        classifier.load()
+    except Exception:  # no model installed: routing answers without suggestions
+        pass
+    settings = sqlite_db.settings(upload_dir=tmp_path_factory.mktemp("uploads"), policy_dir=policy_dir)
+    app = create_app(settings, background=False)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
@@ -74,6 +94,10 @@ def live_server(sqlite_db: Database, tmp_path_factory: pytest.TempPathFactory) -
     yield Live(f"http://127.0.0.1:{port}", sqlite_db, {})
     server.should_exit = True
     thread.join(timeout=10)
+    if old_policy_dir is None:
+        os.environ.pop("PINGAN_POLICY_DIR", None)
+    else:
+        os.environ["PINGAN_POLICY_DIR"] = old_policy_dir
 
 
 @pytest.fixture(scope="session")

@@ -115,7 +115,7 @@ def test_closed_loop_by_clicking(browser: Any, live_server: Live, shots: Path) -
     op.get_by_label("标题").fill("小区门口下水道井盖缺失")
     op.get_by_label("诉求内容").fill("岳阳楼区某小区门口下水道井盖缺失，夜间行人易跌落，请尽快处理。")
     op.get_by_label("联系电话").fill("13807305678")
-    with op.expect_navigation():
+    with op.expect_navigation(timeout=30_000):
         op.get_by_role("button", name="提交").click()
     case_url = op.url
     assert re.search(r"/cases/\d+$", case_url)
@@ -276,7 +276,7 @@ def test_grid_worker_reports_from_a_phone(browser: Any, live_server: Live, shots
         files=[{"name": "pavement.png", "mimeType": "image/png", "buffer": photo.getvalue()}]
     )
     page.screenshot(path=str(shots / "grid-worker-360.png"), full_page=True)
-    with page.expect_navigation():
+    with page.expect_navigation(timeout=30_000):
         page.get_by_role("button", name="提交").click()
     assert re.search(r"/cases/\d+$", page.url)
     case_id = int(page.url.rsplit("/", 1)[1])
