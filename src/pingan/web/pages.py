@@ -310,10 +310,18 @@ def case_list(
         departments=deps,
         dep_names={d.id: d.name for d in deps},
         kpi=kpi_def,
+        counties=_counties(session),
         queue_names=list(data.queue_predicates(utcnow()).keys()),
         now=utcnow(),
         with_department=lifecycle.WITH_DEPARTMENT,
     )
+
+
+def _counties(session: Any) -> list[tuple[str, str]]:
+    from pingan.geo.models import Region
+
+    rows = session.execute(select(Region.code, Region.name).where(Region.level == "county").order_by(Region.code))
+    return [(str(c), str(n)) for c, n in rows]
 
 
 def _departments(session: Any) -> list[Department]:
