@@ -145,13 +145,13 @@ def test_stream_takes_in_and_advances(db) -> None:  # type: ignore[no-untyped-de
 def test_prepare_seeds_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = Settings()
     settings.db_url = f"sqlite:///{tmp_path / 'demo.db'}"
-    jobs = demo.prepare(settings, cases=30, grid_layer=False)
+    jobs = demo.prepare(settings, cases=30, grid_layer=False, mediation=False)
     assert len(jobs) == 1
     engine = make_engine(settings.db_url)
     try:
         with make_session_factory(engine)() as s:
             assert s.scalar(select(func.count()).select_from(Case)) == 30
-        demo.prepare(settings, cases=30, grid_layer=False)  # a restart: nothing seeded twice
+        demo.prepare(settings, cases=30, grid_layer=False, mediation=False)  # a restart: nothing seeded twice
         with make_session_factory(engine)() as s:
             assert s.scalar(select(func.count()).select_from(Case)) == 30
             assert verify_all(s)[2] == []

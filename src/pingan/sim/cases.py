@@ -28,6 +28,7 @@ from pingan.cases.policies import SatisfactionPolicy
 from pingan.cases.schemas import ActionInput
 from pingan.cases.sla import WorkCalendar
 from pingan.cases.sweeper import ESCALATED, OVERDUE, URGED, _sweep_case
+from pingan.dispatch import api as dispatch
 from pingan.intake import pipeline
 from pingan.intake.adapters import IntakeRecord
 from pingan.notify.models import OutboxMessage
@@ -354,6 +355,11 @@ def make_specs(n: int, now: datetime, seed: int = 2026) -> list[Spec]:
     return specs
 
 
+def _needs_desk(plan: Plan) -> bool:
+    return plan.stop in _DESK_STOPS or plan.transfer is not None
+
+
+_DESK_STOPS = {S.RECEIVED, S.REGISTERED, S.REJECTED, S.MERGED, S.TRANSFER_PENDING, S.TRANSFERRED}
 _MERGE_TARGET = {S.REGISTERED, S.ASSIGNED, S.SIGNED, S.IN_PROGRESS, S.FEEDBACK, S.VERIFIED, S.CLOSED, S.SUSPENDED}
 
 
@@ -504,6 +510,11 @@ class Driver:
         self.cal: WorkCalendar = deadlines.calendar(session)
         self.supervise = deadlines.policy().supervise_when_overdue
         self.sweeps: Counter[str] = Counter()
+        # Plans that need the desk (立案, 不予立案, 并案, 转110 …) whose case the router dispatched on intake:
+        # they go to the next case that waits for the desk.
+        self.deferred: list[Plan] = []
+        self.open_ids: list[int] = []  # recent cases another one may be merged into
+        self.spare: MessagePool | None = None  # unused messages, for matters the desk must see
 
     # -- time --------------------------------------------------------------------------------------------
     def later(self, prev: datetime, lo_h: float, hi_h: float, office: bool = False) -> datetime:
@@ -816,9 +827,32 @@ class Driver:
     # -- one case ----------------------------------------------------------------------------------------
     def run(self, sp: Spec, external_id: str, merge_into_id: int | None = None) -> Case:
         rec, actor = self.record(sp, external_id)
+        if _needs_desk(sp.plan) and sp.duplicate_of is None and self.spare is not None:
+            # A matter the desk handles is one the router is not sure about: ask it, as intake will.
+            for _ in range(12):
+                decision = dispatch.route(
+                    self.session,
+                    title=rec.title,
+                    content=rec.content,
+                    channel=rec.channel,
+                    county_code=sp.county_code,
+                    region_code=sp.county_code,
+                    lon=rec.lon,
+                    lat=rec.lat,
+                )
+                msg = self.spare.take() if decision.auto else None
+                if msg is None:
+                    break
+                sp.message = msg
+                rec, actor = self.record(sp, external_id)
         result = pipeline.submit(self.session, rec, actor, sp.received_at)
         case = service.get_case(self.session, result.case_id)
+        self._adapt(sp, case)
+        if sp.plan.stop == S.MERGED and merge_into_id is None and self.open_ids:
+            merge_into_id = self.open_ids[-1]
         merge_into = self.session.get(Case, merge_into_id) if merge_into_id else None
+        if merge_into is not None and merge_into.status not in _MERGE_TARGET:
+            merge_into = None
         pr = Progress()
         for _ in range(40):
             step = self.next_step(case, sp.plan, pr, sp.message.label, merge_into)
@@ -833,7 +867,24 @@ class Driver:
             service.act(self.session, case.id, step.action, step.actor, step.inp, at)
         self.catch_up(case, self.now - timedelta(seconds=5))
         self.ensure_handlers(case)
+        if case.status in _MERGE_TARGET:
+            self.open_ids = [*self.open_ids[-50:], case.id]
         return case
+
+    def _adapt(self, sp: Spec, case: Case) -> None:
+        """Follow what the product did on intake: a case the router dispatched cannot wait for the desk."""
+        if case.status != S.RECEIVED:
+            if _needs_desk(sp.plan):
+                self.deferred.append(sp.plan)
+                age = (self.now - sp.received_at).total_seconds() / 86400
+                sp.plan = (
+                    Plan(stop=S.REVISITED, revisits=1, satisfaction=[("满意", True)])
+                    if age > 3
+                    else Plan(stop=S.IN_PROGRESS)
+                )
+                sp.duplicate_of = None
+        elif self.deferred and not _needs_desk(sp.plan) and sp.channel != "grid":
+            sp.plan = self.deferred.pop(0)
 
     def ensure_handlers(self, case: Case) -> None:
         """Every department holding a case has a demo account that can sign it."""
@@ -896,6 +947,7 @@ def seed_cases(
         lg.addFilter(quiet)
     try:
         driver = Driver(session, now, rng)
+        driver.spare = MessagePool(random.Random(seed + 99), {sp.message.key for sp in specs})
         # Every service call flushes what it changed; autoflush before each read would only flush twice.
         with session.no_autoflush:
             for i, sp in enumerate(specs):

@@ -32,12 +32,23 @@ def ensure_grid_layer(session: Session) -> dict[str, int] | None:
     return ensure(session)
 
 
+def seed_mediation(session: Session) -> dict[str, object] | None:
+    """The mediation package's own demo disputes and petitions (idempotent), when the package is installed."""
+    try:
+        seed = importlib.import_module("pingan.mediation.seed")
+    except ImportError:
+        return None
+    fn: Callable[[Session], dict[str, object]] | None = getattr(seed, "seed_demo", None)
+    return fn(session) if fn is not None else None
+
+
 def prepare(
     settings: Settings,
     cases: int = 5000,
     fresh: bool = False,
     console: Console | None = None,
     grid_layer: bool = True,
+    mediation: bool = True,
 ) -> list[Callable[[], object]]:
     """Make the demo database ready; returns background jobs that keep it moving."""
     console = console or Console()
@@ -63,6 +74,11 @@ def prepare(
         )
     else:
         console.print(f"demo database already has {existing} cases: not seeding again (use --fresh to start over)")
+    if mediation and cases > 0:
+        with session_scope(factory) as session:
+            disputes = seed_mediation(session)
+        if disputes is not None:
+            console.print(f"mediation 矛盾纠纷调解: {disputes}")
     engine.dispose()
     return [Stream(settings.db_url)]
 

@@ -39,6 +39,7 @@ DEMO_USERS = [
     DemoUser("yylq", "岳阳楼区指挥中心·郑洁", Role.DISPATCHER, region_code="430602"),
     DemoUser("api12345", "12345 平台接口", Role.CHANNEL, channel="hotline_12345"),
     DemoUser("api110", "110 平台接口", Role.CHANNEL, channel="police_110"),
+    DemoUser("tiaojie", "调解员·何静", Role.MEDIATOR, region_code="430602"),
 ]
 
 

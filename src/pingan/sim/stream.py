@@ -132,8 +132,8 @@ class Stream:
         return True
 
     def _pick(self, session: Session) -> list[Case]:
-        """A few open cases: some waiting longest, some just touched (so that what moved keeps moving)."""
-        open_states = [s.value for s in lifecycle.OPEN]
+        """A few unfinished cases: some waiting longest, some just touched (so that what moved keeps moving)."""
+        open_states = [s.value for s in lifecycle.OPEN | {S.CLOSED}]  # 待回访 too: revisits are part of the loop
         oldest = list(
             session.scalars(select(Case).where(Case.status.in_(open_states)).order_by(Case.updated_at).limit(40))
         )
