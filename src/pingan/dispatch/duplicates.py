@@ -53,7 +53,7 @@ from pingan.timeutil import as_utc
 M_PER_DEG = 111_320.0
 EARTH_R = 6_371_008.8
 HASH_BUCKETS = 1 << 16
-LOOKBACK_IDS = 64
+LOOKBACK_IDS = 16  # ids/events re-read each call: transactions that commit out of order within this many
 OPEN_STATES = sorted(s.value for s in lifecycle.OPEN)
 log = logging.getLogger("pingan.dispatch.duplicates")
 
