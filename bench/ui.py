@@ -173,9 +173,21 @@ def set_web_indexes(url: str, present: bool) -> None:
             conn.execute(text("CREATE INDEX IF NOT EXISTS ix_cases_status_received ON cases (status, received_at)"))
             conn.execute(text("CREATE INDEX IF NOT EXISTS ix_cases_channel_received ON cases (channel, received_at)"))
             conn.execute(text("CREATE INDEX IF NOT EXISTS ix_cases_updated ON cases (updated_at)"))
+            conn.execute(
+                text(
+                    "CREATE INDEX IF NOT EXISTS ix_case_departments_dept_case "
+                    "ON case_departments (department_id, case_id)"
+                )
+            )
+            conn.execute(text("ANALYZE case_departments"))
             conn.execute(text("ANALYZE cases"))
         else:
-            for ix in ("ix_cases_status_received", "ix_cases_channel_received", "ix_cases_updated"):
+            for ix in (
+                "ix_cases_status_received",
+                "ix_cases_channel_received",
+                "ix_cases_updated",
+                "ix_case_departments_dept_case",
+            ):
                 conn.execute(text(f"DROP INDEX IF EXISTS {ix}"))
     engine.dispose()
 
