@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -30,14 +29,16 @@ from tests.conftest import PG_ADMIN_URL
 SKIP_COMPARE = {"security_events", "security_chain_head"}  # `pingan backup`/`restore` log themselves
 
 
-def _dump(url: str, tables: set[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+def _dump(url: str, tables: set[str] | None = None) -> dict[str, list[str]]:
     engine = make_engine(url)
-    out: dict[str, list[tuple[Any, ...]]] = {}
+    out: dict[str, list[str]] = {}
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
             if tables is None or table.name in tables:
-                out[table.name] = sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
-        out["alembic_version"] = sorted(tuple(r) for r in conn.execute(text("SELECT version_num FROM alembic_version")))
+                out[table.name] = sorted(repr(tuple(r)) for r in conn.execute(select(table)))
+        out["alembic_version"] = sorted(
+            repr(tuple(r)) for r in conn.execute(text("SELECT version_num FROM alembic_version"))
+        )
     engine.dispose()
     return out
 

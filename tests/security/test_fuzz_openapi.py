@@ -1,5 +1,5 @@
 """schemathesis over /openapi.json: generated requests for every operation, as a role that may use it —
-zero 5xx. Bounded (PINGAN_FUZZ_EXAMPLES per operation, default 6) to keep the suite short."""
+zero 5xx. Bounded (PINGAN_FUZZ_EXAMPLES per operation, default 5) to keep the suite short."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from pingan.app import create_app
 from tests.conftest import Api
 
-EXAMPLES = int(os.environ.get("PINGAN_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("PINGAN_FUZZ_EXAMPLES", "5"))
 
 
 def _user_for(path: str) -> str:
@@ -47,6 +47,8 @@ def _runner(op, user: str, api: Api, failures: list[str]):  # type: ignore[no-un
     return run
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_no_server_errors(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PINGAN_RATE_LOGIN_PER_MIN", "100000")
     monkeypatch.setenv("PINGAN_RATE_PUBLIC_PER_MIN", "100000")

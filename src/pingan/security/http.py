@@ -41,7 +41,7 @@ def _env_int(name: str, default: int) -> int:
 
 def default_rules() -> list[Rule]:
     return [
-        Rule("login", ("/api/v1/auth/login",), _env_int("PINGAN_RATE_LOGIN_PER_MIN", 30), 60.0),
+        Rule("login", ("/api/v1/auth/login",), _env_int("PINGAN_RATE_LOGIN_PER_MIN", 60), 60.0),
         Rule("public_intake", ("/api/v1/public/reports",), _env_int("PINGAN_RATE_PUBLIC_PER_MIN", 60), 60.0),
         Rule(
             "public_lookup",
