@@ -101,6 +101,9 @@ def _error(status: int, code: str, zh: str, en: str, headers: dict[str, str] | N
 
 
 def install(app: FastAPI) -> None:
+    from pingan.security import crypto
+
+    crypto.load_keyring()  # the key file is created on first start (and a broken one fails the start)
     limiter = RateLimiter(default_rules())
     app.state.rate_limiter = limiter
 
