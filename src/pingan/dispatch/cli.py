@@ -15,7 +15,7 @@ from pingan.config import DATA_DIR
 app = typer.Typer(
     help="Smart dispatch 智能分拨: classifier, responsibility list, 12345⇄110 triage", no_args_is_help=True
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 MessagesOpt = Annotated[Path, typer.Option("--messages", help="directory with the labelled message CSVs")]
 ModelOpt = Annotated[Path | None, typer.Option("--model", help="model file (default data/models/routing.joblib)")]

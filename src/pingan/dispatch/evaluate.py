@@ -48,9 +48,9 @@ def evaluate(
     policy_threshold: float | None = None,
 ) -> dict[str, Any]:
     classifier.clear_cache()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model = classifier.load(model_path)
-    load_s = time.perf_counter() - t0
+    load_s, load_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     preds: list[str] = []
     confs: list[float] = []
     wall: list[float] = []
@@ -80,6 +80,7 @@ def evaluate(
         "auto_dispatch_rate_at_p97": round(rate97, 4),
         "threshold_at_p97": round(thr97, 4),
         "model_load_s": round(load_s, 3),
+        "model_load_cpu_s": round(load_cpu_s, 3),
         "model": {k: model.meta.get(k) for k in ("data_sha256", "n_train", "sklearn", "corrections", "train_s")},
         "inputs": {
             "subject_only": sum(1 for m in messages if m.subject and not m.detail),
