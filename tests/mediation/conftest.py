@@ -29,7 +29,7 @@ TABLES = [
     "mediators",
     "outbox",
 ]
-MEDIATOR_USERS = [("tiaojie", "调解员·李勇", "430682"), ("tiaojie2", "调解员·周敏", "430621")]
+MEDIATOR_USERS = [("tj_test_a", "调解员·李勇", "430682"), ("tj_test_b", "调解员·周敏", "430621")]
 
 
 def _wipe(db: Any) -> None:

@@ -36,21 +36,21 @@ def test_dispute_api_roundtrip(api) -> None:  # type: ignore[no-untyped-def]
     did = d["id"]
     refused = api.post("wangge", f"/api/v1/disputes/{did}/actions/accept", json={})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "role_not_allowed"
-    acts = [a["action"] for a in api.get("tiaojie", f"/api/v1/disputes/{did}/actions").json()]
+    acts = [a["action"] for a in api.get("tj_test_a", f"/api/v1/disputes/{did}/actions").json()]
     assert "accept" in acts and "refuse" in acts and "close" not in acts
-    r = api.post("tiaojie", f"/api/v1/disputes/{did}/actions/accept", json={"version": d["version"]})
+    r = api.post("tj_test_a", f"/api/v1/disputes/{did}/actions/accept", json={"version": d["version"]})
     assert r.status_code == 200 and r.json()["deadline_at"]
     session_body = {"session": {"place": "社区调解室", "participants": ["陈志强", "刘桂兰"], "notes": "疏通排水沟方案",
                                 "risk": {"threats": False}}}  # fmt: skip
-    assert api.post("tiaojie", f"/api/v1/disputes/{did}/actions/hold_session", json=session_body).status_code == 200
+    assert api.post("tj_test_a", f"/api/v1/disputes/{did}/actions/hold_session", json=session_body).status_code == 200
     due = (date.today() + timedelta(days=10)).isoformat()
     agreement = {"agreement": {"facts": "排水沟堵塞导致积水", "terms": ["刘桂兰于三日内清理排水沟", "费用双方各半"],
                                "performance_manner": "当面清理", "performance_deadline": due}}  # fmt: skip
-    r = api.post("tiaojie", f"/api/v1/disputes/{did}/actions/reach_agreement", json=agreement)
+    r = api.post("tj_test_a", f"/api/v1/disputes/{did}/actions/reach_agreement", json=agreement)
     assert r.status_code == 200 and r.json()["status"] == "agreed"
     # Only mediators and the desk may open the agreement (it names the parties in full).
     assert api.get("lingdao", f"/api/v1/disputes/{did}/agreement.docx").status_code == 403
-    docx = api.get("tiaojie", f"/api/v1/disputes/{did}/agreement.docx")
+    docx = api.get("tj_test_a", f"/api/v1/disputes/{did}/agreement.docx")
     assert docx.status_code == 200
     text = "\n".join(p.text for p in Document(io.BytesIO(docx.content)).paragraphs)
     assert "陈志强" in text and "刘桂兰于三日内清理排水沟" in text
@@ -58,12 +58,12 @@ def test_dispute_api_roundtrip(api) -> None:  # type: ignore[no-untyped-def]
     assert "费用双方各半" in "".join(pg.extract_text() for pg in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
     up = api.client.post(
         f"/api/v1/disputes/{did}/documents",
-        headers=api.as_("tiaojie"),
+        headers=api.as_("tj_test_a"),
         files={"file": ("signed.pdf", pdf.content, "application/pdf")},
         data={"kind": "signed_agreement"},
     )
     assert up.status_code == 201, up.text
-    r = api.post("tiaojie", f"/api/v1/disputes/{did}/actions/sign", json={"document_id": up.json()["id"]})
+    r = api.post("tj_test_a", f"/api/v1/disputes/{did}/actions/sign", json={"document_id": up.json()["id"]})
     assert r.status_code == 200 and r.json()["status"] == "performing" and r.json()["judicial_deadline"]
     tl = api.get("lingdao", f"/api/v1/disputes/{did}/timeline").json()
     assert [e["action"] for e in tl][-3:] == ["view_personal", "upload", "sign"]

@@ -80,8 +80,8 @@ def test_refusal_is_recorded_and_final(session) -> None:  # type: ignore[no-unty
 
 
 def test_roles_and_mediator_scope(session) -> None:  # type: ignore[no-untyped-def]
-    li = user_actor(session, "tiaojie")
-    zhou = user_actor(session, "tiaojie2")
+    li = user_actor(session, "tj_test_a")
+    zhou = user_actor(session, "tj_test_b")
     m = service.add_mediator(session, "李勇", "mediator", "临湘市某镇人民调解委员会", "430682", user_id=li.id)
     d = service.register_dispute(session, dispute_in(mediator_id=m.id), DESK, T0)
     grid = Actor(id=None, name="网格员", role=Role.GRID_WORKER)
