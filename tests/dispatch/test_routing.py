@@ -287,3 +287,12 @@ def test_classify_endpoint(api) -> None:  # type: ignore[no-untyped-def]
     assert api.post("paiqian", "/api/v1/routing/classify", json={"title": " "}).status_code == 422
     assert api.post("paiqian", "/api/v1/routing/classify", json={**body, "extra": 1}).status_code == 422
     assert api.post("chengguan", "/api/v1/routing/classify", json=body).status_code == 403
+
+
+def test_auto_dispatch_can_be_switched_off(session, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    kw = dict(title="出租车拒载还绕路", content="在火车站打车，司机拒载", channel="hotline_12345")
+    on = dispatch_api.route(session, county_code="430602", region_code="430602", **kw)  # type: ignore[arg-type]
+    assert on.auto is True, "a plain, confident message should be dispatched automatically"
+    monkeypatch.setenv("PINGAN_AUTO_DISPATCH", "0")
+    off = dispatch_api.route(session, county_code="430602", region_code="430602", **kw)  # type: ignore[arg-type]
+    assert off.auto is False and off.category == on.category and off.department_id == on.department_id

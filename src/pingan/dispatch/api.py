@@ -7,12 +7,19 @@ triage and the duplicate finder sit behind it.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+
+
+def auto_dispatch_enabled(policy_switch: bool) -> bool:
+    """The policy's switch, overridden off by PINGAN_AUTO_DISPATCH=0 (e.g. a test run that drives every
+    case by hand)."""
+    return policy_switch and os.environ.get("PINGAN_AUTO_DISPATCH", "1").lower() not in ("0", "false", "no", "off")
 
 
 @dataclass
@@ -101,7 +108,8 @@ def route(
             decision.co_department_ids = [d.id for d in a.co]
     decision.triage = triage.check(channel, text, pred.category, pred.confidence)
     decision.auto = (
-        decision.confidence >= pol.auto_dispatch_threshold
+        auto_dispatch_enabled(pol.auto_dispatch)
+        and decision.confidence >= pol.auto_dispatch_threshold
         and decision.department_id is not None
         and decision.triage is None
     )

@@ -98,6 +98,7 @@ class ResponsibilityPolicy(Strict):
     auto_dispatch_threshold: float = Field(
         gt=0, le=1, description="calibrated confidence at or above which a case is dispatched without a person"
     )
+    auto_dispatch: bool = Field(default=True, description="false: every case waits for a dispatcher")
     suggestions: int = Field(default=3, ge=1, le=7, description="suggestions shown to the dispatcher")
     rules: list[ResponsibilityRule] = Field(min_length=1)
 
