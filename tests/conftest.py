@@ -8,6 +8,8 @@ empties the case tables before every test.
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,22 @@ from pingan.config import Settings
 from pingan.db import make_autocommit_factory, make_engine, make_session_factory, session_scope
 from pingan.migrate import upgrade
 from pingan.sim.org import DEMO_PASSWORD, seed_demo_users, seed_organisation
+
+def _test_policy_dir() -> Path:
+    """The shipped policies with automatic dispatch switched off: tests walk the loop by hand unless a test
+    turns it on (tests/intake/test_auto_dispatch.py uses the shipped policy)."""
+    shipped = Path(__file__).resolve().parents[1] / "data" / "policy"
+    target = Path(tempfile.mkdtemp(prefix="pingan-policy-"))
+    for f in shipped.glob("*.yaml"):
+        text = f.read_text(encoding="utf-8")
+        if f.name == "responsibility.yaml":
+            text = re.sub(r"(?m)^auto_dispatch_threshold:.*$", "auto_dispatch_threshold: 1.0", text)
+        (target / f.name).write_text(text, encoding="utf-8")
+    return target
+
+
+SHIPPED_POLICY_DIR = Path(__file__).resolve().parents[1] / "data" / "policy"
+os.environ["PINGAN_POLICY_DIR"] = str(_test_policy_dir())
 
 PG_ADMIN_URL = os.environ.get("PINGAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # Tables emptied before each test (organisation and accounts are kept).

@@ -1,0 +1,36 @@
+"""With the shipped policy, a matter the classifier is sure of is dispatched at intake without a person."""
+
+from __future__ import annotations
+
+import pytest
+
+from pingan.policy import registry
+from tests.conftest import SHIPPED_POLICY_DIR
+from tests.helpers import hotline_body
+
+
+@pytest.fixture
+def shipped_policy(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PINGAN_POLICY_DIR", str(SHIPPED_POLICY_DIR))
+    yield
+    registry.reload()
+
+
+def test_sure_matters_are_dispatched_and_police_matters_wait(api, shipped_policy) -> None:  # type: ignore[no-untyped-def]
+    body = hotline_body("AUTO-1", title="孩子学校乱收费，强制购买教辅资料",
+                        content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。", address="平江县")
+    r = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=body)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    case = api.get("paiqian", f"/api/v1/cases/{out['case_id']}").json()
+    routing = case["routing"]
+    assert routing["category"] == "教育文体"
+    assert routing["confidence"] >= routing["threshold"]  # the shipped model is sure of this one (0.99)
+    assert out["auto_dispatched"] is True and case["status"] == "assigned" and case["deadline_at"]
+    timeline = api.get("paiqian", f"/api/v1/cases/{out['case_id']}/timeline").json()
+    assert [e["action"] for e in timeline] == ["intake", "register", "assign"]
+    assert timeline[-1]["actor_role"] == "system"
+    police = hotline_body("AUTO-2", title="小区楼下有人持刀抢劫", content="刚刚在小区门口，有人持刀抢劫路人")
+    r = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=police)
+    case = api.get("paiqian", f"/api/v1/cases/{r.json()['case_id']}").json()
+    assert case["status"] == "received" and case["routing"]["triage"]["rule_id"].startswith("P110")
