@@ -35,7 +35,11 @@ def _runner(op, user: str, api: Api, failures: list[str]):  # type: ignore[no-un
         headers = dict(case.headers or {})
         headers.setdefault("Authorization", api.as_(user)["Authorization"])
         api.client.cookies.clear()
-        r = case.call(headers=headers, timeout=120)
+        try:
+            r = case.call(headers=headers, timeout=120)
+        except Exception as exc:  # an unhandled exception is what a 500 is
+            failures.append(f"{case.method} {case.formatted_path} raised {exc!r}"[:400])
+            return
         if r.status_code == 401:
             api.tokens.pop(user, None)  # a fuzzed logout or revocation: log in again next time
         if r.status_code >= 500:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -105,6 +106,13 @@ def install(app: FastAPI) -> None:
 
     crypto.load_keyring()  # the key file is created on first start (and a broken one fails the start)
     limiter = RateLimiter(default_rules())
+
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # An id or number the database cannot hold (e.g. /cases/9223372036854775808): the client's error.
+        return _error(422, "out_of_range", "数值超出范围", "a number in the request is out of range")
+
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.state.rate_limiter = limiter
 
     @app.middleware("http")
