@@ -118,9 +118,10 @@ def create_app(
     from pingan.intake import views as intake_views
     from pingan.orgs import views as org_views
 
+    # Domain routers first: their fixed paths (/api/v1/cases/export.xlsx) must win over /api/v1/cases/{case_id}.
+    _include_optional(app)
     for router in (org_views.router, intake_views.router, case_views.router, admin_views.router):
         app.include_router(router)
-    _include_optional(app)
     return app
 
 
