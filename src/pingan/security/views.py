@@ -219,4 +219,3 @@ def get_case_attachment(
     if att is None:
         raise _not_found(attachment_id)
     return _image(request, att)
-
