@@ -53,6 +53,7 @@ from pingan.timeutil import as_utc
 M_PER_DEG = 111_320.0
 EARTH_R = 6_371_008.8
 HASH_BUCKETS = 1 << 16
+REFRESH_BATCH = 5000  # rows read per call at most; the next call goes on from there
 LOOKBACK_IDS = 16  # ids/events re-read each call: transactions that commit out of order within this many
 OPEN_STATES = sorted(s.value for s in lifecycle.OPEN)
 log = logging.getLogger("pingan.dispatch.duplicates")
@@ -394,6 +395,7 @@ class DupIndex:
             select(Case.id, Case.tracking_code, Case.status)
             .where(Case.id >= max(self.max_id - LOOKBACK_IDS, 0))
             .order_by(Case.id)
+            .limit(REFRESH_BATCH)  # also keeps the planner on the primary key when statistics are stale
         ).all()
         known = {int(r[0]): str(r[1]) for r in rows}
         if self.max_id and known.get(self.max_id) != self.max_code:
@@ -422,6 +424,7 @@ class DupIndex:
             select(CaseEvent.id, CaseEvent.case_id, CaseEvent.from_status, CaseEvent.to_status)
             .where(CaseEvent.id > lo)
             .order_by(CaseEvent.id)
+            .limit(REFRESH_BATCH)
         ).all()
         affected: set[int] = set()
         for ev_id, case_id, before, after in rows:
