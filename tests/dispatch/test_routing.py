@@ -228,7 +228,7 @@ def test_corrections_are_recorded_and_trained_on(db, tmp_path: Path) -> None:  #
 
 
 # -- route(): the intake pipeline and the API ---------------------------------------------------------
-def test_route_dispatches_when_sure_and_explains_when_not(session) -> None:  # type: ignore[no-untyped-def]
+def test_route_dispatches_when_sure_and_explains_when_not(session, shipped_policy) -> None:  # type: ignore[no-untyped-def]
     d = dispatch_api.route(
         session,
         title="孩子学校乱收费，强制购买教辅资料",
@@ -241,7 +241,7 @@ def test_route_dispatches_when_sure_and_explains_when_not(session) -> None:  # t
     jy = session.scalars(select(Department).where(Department.code == "jy_430626")).one()
     assert d.department_id == jy.id and d.responsibility["rule_id"] == "jy-default"  # type: ignore[index]
     assert len(d.suggestions) == 3 and d.suggestions[0]["reasons"]
-    assert d.auto == (d.confidence >= d.threshold) and d.triage is None  # type: ignore[operator]
+    assert d.threshold == 0.85 and d.auto == (d.confidence >= 0.85) and d.triage is None
     # A police matter at 12345 is flagged and never dispatched automatically, however sure the category is.
     p = dispatch_api.route(
         session,
@@ -289,7 +289,20 @@ def test_classify_endpoint(api) -> None:  # type: ignore[no-untyped-def]
     assert api.post("chengguan", "/api/v1/routing/classify", json=body).status_code == 403
 
 
-def test_auto_dispatch_can_be_switched_off(session, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def shipped_policy(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The shipped policies (the test run's copy has automatic dispatch off)."""
+    from pingan.policy import registry
+    from tests.conftest import SHIPPED_POLICY_DIR
+
+    monkeypatch.setenv("PINGAN_POLICY_DIR", str(SHIPPED_POLICY_DIR))
+    registry.reload()
+    yield
+    monkeypatch.undo()
+    registry.reload()
+
+
+def test_auto_dispatch_can_be_switched_off(session, shipped_policy, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     kw = dict(title="出租车拒载还绕路", content="在火车站打车，司机拒载", channel="hotline_12345")
     on = dispatch_api.route(session, county_code="430602", region_code="430602", **kw)  # type: ignore[arg-type]
     assert on.auto is True, "a plain, confident message should be dispatched automatically"
