@@ -73,7 +73,7 @@ def test_specs_are_deterministic_and_spread() -> None:
 def test_seeded_cases_cover_the_loop_and_the_chain_verifies(db) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     report = seed_cases(db.factory, 200, now=now, seed=11)
-    assert report.cases == 200
+    assert 200 <= report.cases <= 210  # a few more when the router dispatched matters the desk had to see
     with db.session() as s:
         cases = list(s.scalars(select(Case)))
         statuses = Counter(c.status for c in cases)
@@ -94,7 +94,7 @@ def test_seeded_cases_cover_the_loop_and_the_chain_verifies(db) -> None:  # type
         assert s.scalar(select(func.count()).where(CaseEvent.action == "urge")) > 0
         # The timeline: valid chain, in time order, nothing in the future.
         n_cases, n_events, problems = verify_all(s)
-        assert (n_cases, problems) == (200, [])
+        assert (n_cases, problems) == (report.cases, [])
         assert n_events == report.events
         last: dict[int, object] = {}
         for ev in s.scalars(select(CaseEvent).order_by(CaseEvent.case_id, CaseEvent.seq)):
@@ -150,10 +150,11 @@ def test_prepare_seeds_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(settings.db_url)
     try:
         with make_session_factory(engine)() as s:
-            assert s.scalar(select(func.count()).select_from(Case)) == 30
+            first = s.scalar(select(func.count()).select_from(Case)) or 0
+            assert 30 <= first <= 40
         demo.prepare(settings, cases=30, grid_layer=False, mediation=False)  # a restart: nothing seeded twice
         with make_session_factory(engine)() as s:
-            assert s.scalar(select(func.count()).select_from(Case)) == 30
+            assert s.scalar(select(func.count()).select_from(Case)) == first
             assert verify_all(s)[2] == []
     finally:
         engine.dispose()
