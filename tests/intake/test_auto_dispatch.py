@@ -34,3 +34,17 @@ def test_sure_matters_are_dispatched_and_police_matters_wait(api, shipped_policy
     r = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=police)
     case = api.get("paiqian", f"/api/v1/cases/{r.json()['case_id']}").json()
     assert case["status"] == "received" and case["routing"]["triage"]["rule_id"].startswith("P110")
+
+
+def test_a_likely_duplicate_waits_for_a_person(api, shipped_policy) -> None:  # type: ignore[no-untyped-def]
+    pos = {"lat": 28.7812, "lon": 113.6501, "crs": "wgs84"}
+    first = hotline_body("DUPA-1", title="孩子学校乱收费，强制购买教辅资料", position=pos,
+                         content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。", address="平江县")
+    r1 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=first).json()
+    assert r1["auto_dispatched"] is True
+    again = {**first, "work_order_no": "DUPA-2", "caller_phone": "13911112222"}
+    r2 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=again).json()
+    case = api.get("paiqian", f"/api/v1/cases/{r2['case_id']}").json()
+    dups = case["routing"]["duplicates"]
+    assert dups and dups[0]["case_id"] == r1["case_id"] and dups[0]["why"]
+    assert r2["auto_dispatched"] is False and case["status"] == "received"

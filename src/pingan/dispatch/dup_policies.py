@@ -78,6 +78,9 @@ class DuplicatesPolicy(Strict):
     min_text: float = Field(ge=0, le=1, description="text similarity a candidate needs (with coordinates)")
     min_text_no_coords: float = Field(ge=0, le=1, description="… when either side has no coordinates")
     min_score: float = Field(ge=0, le=1)
+    hold_auto_dispatch_score: float = Field(
+        default=0.6, ge=0, le=1, description="a candidate this likely keeps the new case for the dispatcher (并案?)"
+    )
     same_area_proximity: float = Field(ge=0, le=1, description="proximity credited for 'same town' without coordinates")
     weights: ScoreWeights
     cell_m: float = Field(ge=50, le=5000, description="spatial index cell size")

@@ -100,7 +100,7 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
     auto = False
     if rec.on_spot_result and actor.role == "grid_worker":
         service.act(session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at)
-    elif decision.auto and decision.department_id and not decision.triage:
+    elif decision.auto and decision.department_id and not decision.triage and not _likely_duplicate(decision):
         service.act(session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at)
         service.act(
             session,
@@ -116,6 +116,11 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
         )
         auto = True
     return _result(case, created=True, auto=auto)
+
+
+def _likely_duplicate(decision: dispatch.RoutingDecision) -> bool:
+    hold = duplicates.policy().hold_auto_dispatch_score
+    return any(c["score"] >= hold for c in decision.duplicates)
 
 
 def _result(case: Case, created: bool, auto: bool = False) -> IntakeResult:
