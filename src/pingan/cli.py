@@ -98,7 +98,7 @@ def demo(
     from pingan.sim.org import DEMO_PASSWORD, DEMO_USERS
 
     s = _settings(db or f"sqlite:///{REPO_ROOT / 'var' / 'demo.db'}")
-    jobs = demo_mod.prepare(s, cases=cases, fresh=fresh, console=console)
+    jobs = demo_mod.prepare(s, cases=cases, fresh=fresh, console=console, background=True)
     console.print(f"\n[bold green]Pingan 平安 demo[/] at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
     console.print(f"Demo logins (password [bold]{DEMO_PASSWORD}[/]):")
     for u in DEMO_USERS:

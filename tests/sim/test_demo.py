@@ -158,3 +158,23 @@ def test_prepare_seeds_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
             assert verify_all(s)[2] == []
     finally:
         engine.dispose()
+
+
+def test_prepare_in_background_serves_while_seeding(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    settings = Settings()
+    settings.db_url = f"sqlite:///{tmp_path / 'demo.db'}"
+    [job] = demo.prepare(settings, cases=20, grid_layer=False, mediation=False, background=True)
+    engine = make_engine(settings.db_url)
+    try:
+        deadline = time.time() + 120
+        result = job()
+        while result is None and time.time() < deadline:  # the stream waits until seeding is done
+            time.sleep(0.5)
+            result = job()
+        assert isinstance(result, dict)
+        with make_session_factory(engine)() as s:
+            assert (s.scalar(select(func.count()).select_from(Case)) or 0) >= 20
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,8 +50,13 @@ def prepare(
     console: Console | None = None,
     grid_layer: bool = True,
     mediation: bool = True,
+    background: bool = False,
 ) -> list[Callable[[], object]]:
-    """Make the demo database ready; returns background jobs that keep it moving."""
+    """Make the demo database ready; returns background jobs that keep it moving.
+
+    With background=True the cases are seeded in a thread while the server already answers (the command
+    center fills up in front of the watcher); the live stream starts once seeding is done.
+    """
     console = console or Console()
     if fresh and settings.db_url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
@@ -66,21 +72,37 @@ def prepare(
     console.print(f"organisation ready: {counts}")
     if layer:
         console.print(f"grid layer: {layer}")
-    if existing == 0 and cases > 0:
-        report = seed_with_progress(factory, cases, console)
-        console.print(
-            f"[green]seeded {report.cases} cases[/] ({report.events} timeline events) in {report.seconds:.1f} s; "
-            f"states: {dict(sorted(report.statuses.items()))}"
-        )
+    done = threading.Event()
+
+    def seed_all() -> None:
+        try:
+            if existing == 0 and cases > 0:
+                report = seed_with_progress(factory, cases, console)
+                console.print(
+                    f"[green]seeded {report.cases} cases[/] ({report.events} timeline events) in "
+                    f"{report.seconds:.1f} s; states: {dict(sorted(report.statuses.items()))}"
+                )
+            else:
+                console.print(f"demo database already has {existing} cases: not seeding again (--fresh starts over)")
+            if mediation and cases > 0:
+                with session_scope(factory) as session:
+                    disputes = seed_mediation(session)
+                if disputes is not None:
+                    console.print(f"mediation 矛盾纠纷调解: {disputes}")
+        finally:
+            engine.dispose()
+            done.set()
+
+    if background:
+        threading.Thread(target=seed_all, name="pingan-demo-seed", daemon=True).start()
     else:
-        console.print(f"demo database already has {existing} cases: not seeding again (use --fresh to start over)")
-    if mediation and cases > 0:
-        with session_scope(factory) as session:
-            disputes = seed_mediation(session)
-        if disputes is not None:
-            console.print(f"mediation 矛盾纠纷调解: {disputes}")
-    engine.dispose()
-    return [Stream(settings.db_url)]
+        seed_all()
+    stream = Stream(settings.db_url)
+
+    def stream_when_seeded() -> object:
+        return stream() if done.is_set() else None
+
+    return [stream_when_seeded]
 
 
 def seed_with_progress(factory: Callable[[], Session], n: int, console: Console) -> SeedReport:
