@@ -167,3 +167,12 @@ def iter_events(session: Session, kind: str | None = None) -> Iterator[SecurityE
     if kind:
         q = q.where(SecurityEvent.kind == kind)
     yield from session.scalars(q)
+
+
+def record_now(request: Any, kind: str, **kw: Any) -> None:
+    """Record an event in its own write transaction — for GET handlers, whose session is read-only
+    (on SQLite it does not take the write lock)."""
+    from pingan.db import session_scope
+
+    with session_scope(request.app.state.session_factory) as session:
+        record(session, kind, **kw)

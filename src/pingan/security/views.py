@@ -110,8 +110,8 @@ def export_cases(
         if page * 200 >= got.total or not got.items:
             break
         page += 1
-    events.record(
-        session,
+    events.record_now(
+        request,
         "export",
         actor_id=actor.id,
         actor_name=actor.name,
@@ -124,7 +124,6 @@ def export_cases(
             "until": until.isoformat() if until else None,
         },
     )
-    session.commit()
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     return Response(
         buf.getvalue().encode("utf-8"),

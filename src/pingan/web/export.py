@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -48,6 +48,16 @@ HEADERS = [
 ]
 
 
+def _safe_cell(value: object) -> object:
+    """Text a worksheet can hold (no control characters) and will not run as a formula (CSV/XLSX injection)."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    text = str(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def _naive(dt: object) -> object:
     if dt is None:
         return None
@@ -55,6 +65,7 @@ def _naive(dt: object) -> object:
 
 
 def export_xlsx(
+    request: Request,
     session: SessionDep,
     actor: ActorDep,
     status: Annotated[list[str] | None, Query(max_length=20)] = None,
@@ -106,29 +117,37 @@ def export_xlsx(
         hidden = hide and c.confidential
         ws.append(
             [
-                c.tracking_code,
-                CHANNEL_LABELS.get(c.channel, c.channel),
-                c.external_id,
-                c.title,
-                lifecycle.STATUS_LABELS.get(c.status, c.status),
-                c.category or "",
-                c.county_code,
-                c.grid_code or "",
-                c.address,
-                names.get(c.department_id, "") if c.department_id else "",
-                _naive(c.received_at),
-                _naive(c.deadline_at),
-                _naive(c.closed_at),
-                "是" if overdue_now else "否",
-                c.return_count,
-                c.rework_count,
-                c.satisfaction or "",
-                "" if hidden else (mask_name(c.caller_name) or ""),
-                "" if hidden else (mask_phone(c.caller_phone) or ""),
+                _safe_cell(v)
+                for v in [
+                    c.tracking_code,
+                    CHANNEL_LABELS.get(c.channel, c.channel),
+                    c.external_id,
+                    c.title,
+                    lifecycle.STATUS_LABELS.get(c.status, c.status),
+                    c.category or "",
+                    c.county_code,
+                    c.grid_code or "",
+                    c.address,
+                    names.get(c.department_id, "") if c.department_id else "",
+                    _naive(c.received_at),
+                    _naive(c.deadline_at),
+                    _naive(c.closed_at),
+                    "是" if overdue_now else "否",
+                    c.return_count,
+                    c.rework_count,
+                    c.satisfaction or "",
+                    "" if hidden else (mask_name(c.caller_name) or ""),
+                    "" if hidden else (mask_phone(c.caller_phone) or ""),
+                ]
             ]
         )
     buf = io.BytesIO()
     wb.save(buf)
+    from pingan.security import events  # exports join the security-event log (issue 4)
+
+    events.record_now(
+        request, "export", actor_id=actor.id, actor_name=actor.name, target="cases.xlsx", data={"rows": len(rows)}
+    )
     return Response(
         buf.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
