@@ -204,13 +204,16 @@ def _is_formatted(node: ast.AST) -> bool:
 
 def test_sql_only_through_bound_parameters() -> None:
     """No SQL statement in the product is assembled by string formatting (SQL injection)."""
-    offenders = []
+    offenders = set()
     for path in SRC.rglob("*.py"):
         tree = ast.parse(path.read_text(), str(path))
+        enclosing: dict[ast.Call, set[str]] = {}
         for func in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
             for call in [n for n in ast.walk(func) if isinstance(n, ast.Call)]:
-                name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
-                allowed = (path.name, func.name) in SQL_FORMAT_ALLOWED
-                if name in SQL_CALLS and call.args and _is_formatted(call.args[0]) and not allowed:
-                    offenders.append(f"{path.relative_to(SRC)}:{call.lineno} in {func.name}()")
-    assert not offenders, f"SQL built by formatting: {sorted(set(offenders))}"
+                enclosing.setdefault(call, set()).add(func.name)
+        for call, funcs in enclosing.items():
+            name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            allowed = any((path.name, f) in SQL_FORMAT_ALLOWED for f in funcs)
+            if name in SQL_CALLS and call.args and _is_formatted(call.args[0]) and not allowed:
+                offenders.add(f"{path.relative_to(SRC)}:{call.lineno}")
+    assert not offenders, f"SQL built by formatting: {sorted(offenders)}"
