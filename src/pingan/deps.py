@@ -54,8 +54,15 @@ def _bearer(authorization: str | None, request: Request) -> str:
 def current_user(request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> User:
     token = _bearer(authorization, request)
     settings = get_settings(request)
-    user = orgs.authenticate(session, token, timedelta(minutes=settings.session_idle_minutes))
-    session.commit()
+    readonly = request.method in ("GET", "HEAD", "OPTIONS")
+    user = orgs.authenticate(session, token, timedelta(minutes=settings.session_idle_minutes), touch=not readonly)
+    if readonly:
+        # A read holds no SQLite write lock; the activity stamp is its own short write transaction.
+        factory: sessionmaker[Session] = request.app.state.session_factory
+        with factory() as w, w.begin():
+            orgs.touch(w, token)
+    else:
+        session.commit()
     return user
 
 

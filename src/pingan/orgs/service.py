@@ -159,19 +159,34 @@ def issue_token(session: Session, user: User, kind: str = "session", now: dateti
     return token
 
 
-def authenticate(session: Session, token: str, idle: timedelta, now: datetime | None = None) -> User:
+def authenticate(
+    session: Session, token: str, idle: timedelta, now: datetime | None = None, touch: bool = True
+) -> User:
+    """The token's user, or Unauthorized. `touch` records the activity (idle timeout) in this session."""
     now = now or utcnow()
     row = session.scalars(select(AuthToken).where(AuthToken.token_hash == token_digest(token))).one_or_none()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("bad_token", "登录已失效，请重新登录", "invalid or revoked token")
     if row.kind == "session" and now - row.last_seen_at > idle:
         raise Unauthorized("session_expired", "长时间未操作，请重新登录", "session expired after inactivity")
-    if now - row.last_seen_at > timedelta(seconds=30):
+    if touch and needs_touch(row.last_seen_at, now):
         row.last_seen_at = now
     user = row.user
     if not user.active:
         raise Unauthorized("user_inactive", "账号已停用", "account disabled")
     return user
+
+
+def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
+    return now - last_seen_at > timedelta(seconds=30)
+
+
+def touch(session: Session, token: str, now: datetime | None = None) -> None:
+    """Record activity on a token (its own short write, for requests that otherwise only read)."""
+    now = now or utcnow()
+    row = session.scalars(select(AuthToken).where(AuthToken.token_hash == token_digest(token))).one_or_none()
+    if row is not None and needs_touch(row.last_seen_at, now):
+        row.last_seen_at = now
 
 
 def revoke(session: Session, token: str) -> None:
