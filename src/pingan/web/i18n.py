@@ -27,6 +27,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "grid": ("网格员", "Grid worker"),
     "public": ("群众办事", "Residents"),
     "stats": ("统计分析", "Statistics"),
+    "mediation": ("矛盾纠纷调解", "Mediation"),
     "skip": ("跳到主要内容", "Skip to content"),
     "lang_switch": ("English", "中文"),
     "today_intake": ("今日受理（按渠道）", "Today's intake by channel"),
