@@ -26,6 +26,7 @@ from pingan.db import make_autocommit_factory, make_engine, make_session_factory
 from pingan.migrate import upgrade
 from pingan.sim.org import DEMO_PASSWORD, seed_demo_users, seed_organisation
 
+
 def _test_policy_dir() -> Path:
     """The shipped policies with automatic dispatch switched off: tests walk the loop by hand unless a test
     turns it on (tests/intake/test_auto_dispatch.py uses the shipped policy)."""

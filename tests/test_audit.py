@@ -32,12 +32,12 @@ def test_intact_chain_verifies(api, session, db) -> None:  # type: ignore[no-unt
 def test_edited_event_is_named(api, session, db) -> None:  # type: ignore[no-untyped-def]
     cid = _loop(api, session, "AU-1")
     other = _loop(api, session, "AU-2")
-    session.execute(update(CaseEvent).where(CaseEvent.case_id == cid, CaseEvent.seq == 4)
-                    .values(note="其实没有签收"))
+    session.execute(update(CaseEvent).where(CaseEvent.case_id == cid, CaseEvent.seq == 4).values(note="其实没有签收"))
     session.commit()
     _, _, problems = verify_all(session)
-    assert [(p.case_id, p.seq) for p in problems] == [(cid, 4), (cid, 5)] or \
-        [(p.case_id, p.seq) for p in problems][0] == (cid, 4)
+    assert [(p.case_id, p.seq) for p in problems] == [(cid, 4), (cid, 5)] or [(p.case_id, p.seq) for p in problems][
+        0
+    ] == (cid, 4)
     assert all(p.case_id != other for p in problems)
     assert "edited" in str(problems[0])
     result = CliRunner().invoke(app, ["audit", "verify", "--db", db.url])

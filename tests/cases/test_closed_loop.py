@@ -26,8 +26,17 @@ def test_full_loop_and_timeline(api, session) -> None:  # type: ignore[no-untype
     case = act(api, "zuoxi", cid, "revisit", satisfaction="满意", solved=True)
     assert case["status"] == "revisited" and case["satisfaction"] == "满意"
     tl = api.get("paiqian", f"/api/v1/cases/{cid}/timeline").json()
-    assert [e["action"] for e in tl] == ["intake", "register", "assign", "sign", "start", "feedback",
-                                         "verify_pass", "close", "revisit"]
+    assert [e["action"] for e in tl] == [
+        "intake",
+        "register",
+        "assign",
+        "sign",
+        "start",
+        "feedback",
+        "verify_pass",
+        "close",
+        "revisit",
+    ]
     assert tl[0]["action_label"] == "受理"
     assert all(e["hash"] for e in tl)
     kinds = set(session.scalars(select(OutboxMessage.kind).where(OutboxMessage.case_id == cid)))
@@ -127,14 +136,16 @@ def test_merge_informs_every_reporter_when_main_closes(api, session) -> None:  #
     act(api, "paiqian", main, "close")
     informed = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "closed")).all()
     assert {p["tracking_code"] for p in informed} == {
-        api.get("paiqian", f"/api/v1/cases/{i}").json()["tracking_code"] for i in (main, dup)}
+        api.get("paiqian", f"/api/v1/cases/{i}").json()["tracking_code"] for i in (main, dup)
+    }
 
 
 def test_coordination_case_with_co_handlers(api, session) -> None:  # type: ignore[no-untyped-def]
     cid = new_case(api, "CO-1")["case_id"]
     act(api, "zuoxi", cid, "register")
-    case = act(api, "paiqian", cid, "assign", department_id=dep_id(session, "cg"),
-               co_department_ids=[dep_id(session, "zj")])
+    case = act(
+        api, "paiqian", cid, "assign", department_id=dep_id(session, "cg"), co_department_ids=[dep_id(session, "zj")]
+    )
     assert case["kind"] == "协调件"
     assert {d["role"] for d in case["departments"]} == {"lead", "co"}
     act(api, "zhujian", cid, "sign", expect=409)  # only the lead signs
@@ -179,7 +190,9 @@ def test_actions_endpoint_lists_what_the_role_may_do(api, session) -> None:  # t
 def test_dispatcher_correction_is_recorded(api, session) -> None:  # type: ignore[no-untyped-def]
     from pingan.dispatch.models import RoutingCorrection
 
-    cid = new_case(api, "COR-1", title="小学开学后校门口交通拥堵", content="学校门口接送学生车辆太多，交通拥堵")["case_id"]
+    cid = new_case(api, "COR-1", title="小学开学后校门口交通拥堵", content="学校门口接送学生车辆太多，交通拥堵")[
+        "case_id"
+    ]
     act(api, "zuoxi", cid, "register")
     act(api, "paiqian", cid, "assign", department_id=dep_id(session, "zj"), category="不存在的类别", expect=422)
     case = act(api, "paiqian", cid, "assign", department_id=dep_id(session, "zj"), category="城乡建设")

@@ -21,8 +21,14 @@ D = Actor(id=None, name="派遣员", role=Role.DISPATCHER)
 def test_december_complaint_crosses_into_2027(api, db, session) -> None:  # type: ignore[no-untyped-def]
     at = datetime(2026, 12, 30, 10, 0, tzinfo=CST)
     with session_scope(db.factory) as s:
-        rec = IntakeRecord(channel="hotline_12345", external_id="DEC-1", case_type="投诉", title="投诉物业",
-                           content="物业不作为", received_at=at)
+        rec = IntakeRecord(
+            channel="hotline_12345",
+            external_id="DEC-1",
+            case_type="投诉",
+            title="投诉物业",
+            content="物业不作为",
+            received_at=at,
+        )
         cid = pipeline.submit(s, rec, D, at).case_id
         service.act(s, cid, "register", D, at=at)
         service.act(s, cid, "assign", D, ActionInput(department_id=dep_id(s, "zj")), at=at)
@@ -33,8 +39,9 @@ def test_december_complaint_crosses_into_2027(api, db, session) -> None:  # type
     assert api.post("paiqian", "/api/v1/admin/holidays/2027", json=body).status_code == 405
     r = api.client.put("/api/v1/admin/holidays/2027", json=body, headers=api.as_("paiqian"))
     assert r.status_code == 403
-    r = api.client.put("/api/v1/admin/holidays/2027", json={**body, "holidays": ["2028-01-01"]},
-                       headers=api.as_("admin"))
+    r = api.client.put(
+        "/api/v1/admin/holidays/2027", json={**body, "holidays": ["2028-01-01"]}, headers=api.as_("admin")
+    )
     assert r.status_code == 422
     r = api.client.put("/api/v1/admin/holidays/2027", json=body, headers=api.as_("admin"))
     assert r.status_code == 200 and r.json()["recomputed_cases"] == 1

@@ -17,8 +17,12 @@ def shipped_policy(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-
 
 
 def test_sure_matters_are_dispatched_and_police_matters_wait(api, shipped_policy) -> None:  # type: ignore[no-untyped-def]
-    body = hotline_body("AUTO-1", title="孩子学校乱收费，强制购买教辅资料",
-                        content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。", address="平江县")
+    body = hotline_body(
+        "AUTO-1",
+        title="孩子学校乱收费，强制购买教辅资料",
+        content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。",
+        address="平江县",
+    )
     r = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=body)
     assert r.status_code == 201, r.text
     out = r.json()
@@ -38,8 +42,13 @@ def test_sure_matters_are_dispatched_and_police_matters_wait(api, shipped_policy
 
 def test_a_likely_duplicate_waits_for_a_person(api, shipped_policy) -> None:  # type: ignore[no-untyped-def]
     pos = {"lat": 28.7812, "lon": 113.6501, "crs": "wgs84"}
-    first = hotline_body("DUPA-1", title="孩子学校乱收费，强制购买教辅资料", position=pos,
-                         content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。", address="平江县")
+    first = hotline_body(
+        "DUPA-1",
+        title="孩子学校乱收费，强制购买教辅资料",
+        position=pos,
+        content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。",
+        address="平江县",
+    )
     r1 = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=first).json()
     assert r1["auto_dispatched"] is True
     again = {**first, "work_order_no": "DUPA-2", "caller_phone": "13911112222"}

@@ -15,15 +15,49 @@ def test_every_channel_runs_the_full_loop(api, session) -> None:  # type: ignore
     pos = {"lat": 29.3573, "lon": 113.1289, "crs": "gcj02"}
     submissions = [
         ("zuoxi", "hotline_12345", hotline_body("CH-1", position=pos)),
-        ("api110", "police_110", {"incident_no": "110-CH-2", "transfer_time": "2026-11-02T10:00:00+08:00",
-                                  "operator_note": "非警务求助，转12345", "title": "楼上漏水", "content": "楼上住户漏水，协商无果",
-                                  "address": "岳阳楼区洞庭街道"}),
-        ("wangge", "grid", {"report_id": "grid-" + uuid.uuid4().hex[:12], "title": "井盖缺失",
-                            "content": "巡查发现人行道井盖缺失，存在安全隐患", "position": pos}),
-        ("zuoxi", "online", {"title": "路灯不亮", "content": "小区路灯坏了一个月", "caller_phone": "13712345678",
-                                "client_request_id": "web-" + uuid.uuid4().hex[:12]}),
-        ("zuoxi", "visit", {"title": "咨询低保政策", "content": "来访咨询低保申请条件", "caller_name": "李四",
-                            "caller_phone": "0730-8221234", "case_type": "咨询"}),
+        (
+            "api110",
+            "police_110",
+            {
+                "incident_no": "110-CH-2",
+                "transfer_time": "2026-11-02T10:00:00+08:00",
+                "operator_note": "非警务求助，转12345",
+                "title": "楼上漏水",
+                "content": "楼上住户漏水，协商无果",
+                "address": "岳阳楼区洞庭街道",
+            },
+        ),
+        (
+            "wangge",
+            "grid",
+            {
+                "report_id": "grid-" + uuid.uuid4().hex[:12],
+                "title": "井盖缺失",
+                "content": "巡查发现人行道井盖缺失，存在安全隐患",
+                "position": pos,
+            },
+        ),
+        (
+            "zuoxi",
+            "online",
+            {
+                "title": "路灯不亮",
+                "content": "小区路灯坏了一个月",
+                "caller_phone": "13712345678",
+                "client_request_id": "web-" + uuid.uuid4().hex[:12],
+            },
+        ),
+        (
+            "zuoxi",
+            "visit",
+            {
+                "title": "咨询低保政策",
+                "content": "来访咨询低保申请条件",
+                "caller_name": "李四",
+                "caller_phone": "0730-8221234",
+                "case_type": "咨询",
+            },
+        ),
     ]
     cg = dep_id(session, "cg")
     for user, channel, body in submissions:
@@ -45,18 +79,29 @@ def test_every_channel_runs_the_full_loop(api, session) -> None:  # type: ignore
 
 
 def test_positions_are_stored_in_wgs84(api, session) -> None:  # type: ignore[no-untyped-def]
-    r = api.post("zuoxi", "/api/v1/intake/hotline_12345",
-                 json=hotline_body("POS-1", position={"lat": 29.3573, "lon": 113.1289, "crs": "gcj02"}))
+    r = api.post(
+        "zuoxi",
+        "/api/v1/intake/hotline_12345",
+        json=hotline_body("POS-1", position={"lat": 29.3573, "lon": 113.1289, "crs": "gcj02"}),
+    )
     case = api.get("paiqian", f"/api/v1/cases/{r.json()['case_id']}").json()
     # GCJ-02 is offset by a few hundred metres to the north-east of WGS-84 around Yueyang.
-    assert 0.001 < 113.1289 - case["lon"] < 0.01 and 0.001 < 29.3573 - case["lat"] < 0.01 or \
-        abs(113.1289 - case["lon"]) > 0.001
+    assert (
+        0.001 < 113.1289 - case["lon"] < 0.01
+        and 0.001 < 29.3573 - case["lat"] < 0.01
+        or abs(113.1289 - case["lon"]) > 0.001
+    )
 
 
 def test_grid_worker_handles_on_the_spot(api, session) -> None:  # type: ignore[no-untyped-def]
-    body = {"report_id": "spot-" + uuid.uuid4().hex[:12], "title": "占道经营", "content": "流动摊贩占用人行道",
-            "position": {"lat": 29.36, "lon": 113.13, "crs": "wgs84"}, "handled_on_spot": True,
-            "on_spot_result": "已劝离摊贩，恢复通行"}
+    body = {
+        "report_id": "spot-" + uuid.uuid4().hex[:12],
+        "title": "占道经营",
+        "content": "流动摊贩占用人行道",
+        "position": {"lat": 29.36, "lon": 113.13, "crs": "wgs84"},
+        "handled_on_spot": True,
+        "on_spot_result": "已劝离摊贩，恢复通行",
+    }
     r = api.post("wangge", "/api/v1/intake/grid", json=body)
     assert r.status_code == 201, r.text
     case = api.get("wangge", f"/api/v1/cases/{r.json()['case_id']}").json()
@@ -79,8 +124,11 @@ def test_validation_errors_are_clear(api) -> None:  # type: ignore[no-untyped-de
         assert r.status_code == 422, (body, r.text)
         err = r.json()["error"]
         assert err["code"] == "validation_error" and err["message"] and err["message_en"] and err["details"]
-    r = api.client.post("/api/v1/intake/hotline_12345", content=b"{not json",
-                        headers={"Content-Type": "application/json", **api.as_("zuoxi")})
+    r = api.client.post(
+        "/api/v1/intake/hotline_12345",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", **api.as_("zuoxi")},
+    )
     assert r.status_code == 422
 
 
@@ -144,8 +192,12 @@ def test_batch_intake(api, session) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_resident_reports_and_tracks(api) -> None:  # type: ignore[no-untyped-def]
-    body = {"title": "噪音扰民", "content": "夜间施工噪音很大，影响休息", "caller_phone": "13698765432",
-            "address": "岳阳楼区五里牌街道"}
+    body = {
+        "title": "噪音扰民",
+        "content": "夜间施工噪音很大，影响休息",
+        "caller_phone": "13698765432",
+        "address": "岳阳楼区五里牌街道",
+    }
     r = api.client.post("/api/v1/public/reports", json=body)
     assert r.status_code == 201, r.text
     code = r.json()["tracking_code"]
@@ -158,6 +210,9 @@ def test_resident_reports_and_tracks(api) -> None:  # type: ignore[no-untyped-de
 
 
 def test_address_is_located_by_the_gazetteer(api) -> None:  # type: ignore[no-untyped-def]
-    r = api.post("zuoxi", "/api/v1/intake/hotline_12345",
-                 json=hotline_body("LOC-1", address="岳阳县荣家湾镇", title="道路破损", content="荣家湾镇主街道路破损"))
+    r = api.post(
+        "zuoxi",
+        "/api/v1/intake/hotline_12345",
+        json=hotline_body("LOC-1", address="岳阳县荣家湾镇", title="道路破损", content="荣家湾镇主街道路破损"),
+    )
     assert r.json()["region_code"].startswith("430621") and r.json()["locate_level"] in ("township", "village")

@@ -262,17 +262,18 @@ def _handle_on_spot(session: Session, case: Case, actor: Actor, inp: ActionInput
 
 def _assign(session: Session, case: Case, actor: Actor, inp: ActionInput, at: datetime) -> dict[str, Any]:
     lead = _department(session, _require(inp.department_id, "department_id", "承办部门"))
+    if inp.category:
+        from pingan.dispatch.dataset import LABELS
+
+        if inp.category not in LABELS:
+            zh, en = f"类别须为：{'、'.join(LABELS)}", f"category must be one of {list(LABELS)}"
+            raise Invalid("category_unknown", zh, en, field="category")
     if actor.role != Role.SYSTEM:
         from pingan.dispatch.corrections import record_if_corrected
 
         # A person overriding the routing suggestion teaches the next training run.
         record_if_corrected(session, case, lead.id, inp.category, at)
     if inp.category:
-        from pingan.dispatch.dataset import LABELS
-
-        if inp.category not in LABELS:
-            raise Invalid("category_unknown", f"类别须为：{'、'.join(LABELS)}", f"category must be one of {list(LABELS)}",
-                          field="category")
         case.category = inp.category
     co = [_department(session, d) for d in dict.fromkeys(inp.co_department_ids) if d != lead.id]
     for link in case.departments:
