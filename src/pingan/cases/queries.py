@@ -14,7 +14,7 @@ from pingan.cases.models import Case, CaseDepartment, CaseEvent
 from pingan.cases.schemas import CaseOut, DepartmentRef, EventOut, Page
 from pingan.orgs.models import Department
 from pingan.orgs.roles import Role
-from pingan.privacy import mask_name, mask_phone
+from pingan.privacy import mask_id_number, mask_name, mask_phone
 from pingan.timeutil import utcnow
 
 
@@ -155,6 +155,7 @@ def case_out(case: Case, actor: Actor, names: dict[int, str], now: datetime | No
         status_label=lifecycle.STATUS_LABELS.get(case.status, case.status),
         caller_name=None if hide_caller else mask_name(case.caller_name),
         caller_phone=None if hide_caller else mask_phone(case.caller_phone),
+        caller_id_number=None if hide_caller else mask_id_number(case.caller_id_number),
         confidential=case.confidential,
         department_id=case.department_id,
         departments=[

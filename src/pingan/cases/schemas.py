@@ -63,6 +63,7 @@ class CaseOut(BaseModel):
     status_label: str
     caller_name: str | None
     caller_phone: str | None
+    caller_id_number: str | None = None
     confidential: bool
     department_id: int | None
     departments: list[DepartmentRef]

@@ -35,6 +35,7 @@ class IntakeRecord:
     urgency: str = "normal"
     caller_name: str | None = None
     caller_phone: str | None = None
+    caller_id_number: str | None = None
     confidential: bool = False
     received_at: datetime = field(default_factory=utcnow)
     reporter_id: int | None = None
@@ -67,6 +68,7 @@ def _common(m: s.Matter) -> dict[str, Any]:
         "urgency": m.urgency,
         "caller_name": m.caller_name,
         "caller_phone": m.caller_phone,
+        "caller_id_number": m.caller_id_number,
         "confidential": m.confidential,
     }
 

@@ -66,6 +66,7 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
         category=decision.category,
         caller_name=rec.caller_name,
         caller_phone=rec.caller_phone,
+        caller_id_number=rec.caller_id_number,
         confidential=rec.confidential,
         reporter_id=rec.reporter_id,
         received_at=rec.received_at,

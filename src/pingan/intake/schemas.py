@@ -27,6 +27,22 @@ def normalise_phone(value: str | None) -> str | None:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def check_id_number(value: str | None) -> str | None:
+    """A resident ID number (GB 11643): 17 digits and a check character (0–9 or X)."""
+    if value is None or not value.strip():
+        return None
+    v = value.strip().upper()
+    if len(v) != 18 or not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
+        raise ValueError("an ID number has 17 digits and a check digit or X")
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True)) % 11]
+    if v[17] != check:
+        raise ValueError("the ID number's check digit is wrong")
+    return v
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -46,7 +62,13 @@ class Position(Strict):
 class Caller(Strict):
     caller_name: str | None = Field(default=None, max_length=64)
     caller_phone: str | None = Field(default=None, max_length=32)
+    caller_id_number: str | None = Field(default=None, max_length=18, description="居民身份证号码 (18 characters)")
     confidential: bool = Field(default=False, description="保密: hide the caller from departments")
+
+    @field_validator("caller_id_number")
+    @classmethod
+    def _id_number(cls, v: str | None) -> str | None:
+        return check_id_number(v)
 
     @field_validator("caller_phone")
     @classmethod
