@@ -33,7 +33,8 @@ SPEC: dict[str, tuple[set[str], str | None, set[str]]] = {
     "verify_pass": ({"feedback"}, "verified", APPROVERS | {"grid_worker"}),
     "verify_fail": ({"feedback"}, "in_progress", APPROVERS | {"grid_worker"}),
     "close": ({"verified"}, "closed", {"dispatcher", "admin"}),
-    "revisit": ({"closed"}, "revisited", {"operator", "dispatcher", "admin"}),
+    # "channel": only the resident channel (pingan.cases.rating), checked in service._check_scope.
+    "revisit": ({"closed"}, "revisited", {"operator", "dispatcher", "admin", "channel"}),
     "reopen": ({"closed", "revisited"}, "in_progress", {"supervisor", "dispatcher", "system"}),
     "request_extension": ({"signed", "in_progress"}, None, {"handler"}),
     "approve_extension": ({"signed", "in_progress"}, None, APPROVERS),

@@ -39,6 +39,7 @@ PUBLIC = {
     "/api/v1/auth/login": "the login itself",
     "/api/v1/public/reports": "residents report without an account (rate limited)",
     "/api/v1/public/track": "tracking code + phone last 4 digits",
+    "/api/v1/public/track/rating": "a resident rates a closed case: tracking code + phone last 4 digits",
     "/api/v1/public/attachments": "residents attach photos to a report (rate limited)",
     "/api/v1/health": "health check, no data",
     "/openapi.json": "API description",

@@ -99,7 +99,8 @@ TABLE: dict[str, Transition] = {
         _t("verify_pass", "核查通过", {S.FEEDBACK}, S.VERIFIED, _APPROVE | {R.GRID_WORKER}),
         _t("verify_fail", "核查不通过(返工)", {S.FEEDBACK}, S.IN_PROGRESS, _APPROVE | {R.GRID_WORKER}),
         _t("close", "结案", {S.VERIFIED}, S.CLOSED, {R.DISPATCHER, R.ADMIN}),
-        _t("revisit", "回访", {S.CLOSED}, S.REVISITED, {R.OPERATOR, R.DISPATCHER, R.ADMIN}),
+        # The resident channel (RESIDENT_CHANNEL) rates online through the same transition (pingan.cases.rating).
+        _t("revisit", "回访", {S.CLOSED}, S.REVISITED, {R.OPERATOR, R.DISPATCHER, R.ADMIN, R.CHANNEL}),
         _t("reopen", "重新办理", {S.CLOSED, S.REVISITED}, S.IN_PROGRESS, {R.SUPERVISOR, R.DISPATCHER, R.SYSTEM}),
         _t("request_extension", "延期申请", {S.SIGNED, S.IN_PROGRESS}, None, _HANDLE),
         _t("approve_extension", "批准延期", {S.SIGNED, S.IN_PROGRESS}, None, _APPROVE),
@@ -120,6 +121,9 @@ TABLE: dict[str, Transition] = {
         ),
     ]
 }
+
+# The channel of residents rating a result online; the only channel that may take 回访 (service._check_scope).
+RESIDENT_CHANNEL = "resident"
 
 # Events that are not actions a user picks: the first event of every case.
 INTAKE_ACTION = "intake"

@@ -8,7 +8,7 @@ notifications it causes go to the outbox in the same transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,9 +85,21 @@ def get_case(session: Session, case_id: int) -> Case:
 
 
 def find_by_external(session: Session, channel: str, external_id: str) -> Case | None:
+    return find_many_by_external(session, [(channel, external_id)]).get((channel, external_id))
+
+
+def find_many_by_external(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Case]:
+    """The stored cases of these (channel, external id) pairs, one query per channel."""
+    by_channel: dict[str, list[str]] = {}
+    for channel, external_id in keys:
+        by_channel.setdefault(channel, []).append(external_id)
+    found: dict[tuple[str, str], Case] = {}
     with session.no_autoflush:
-        q = select(Case).where(Case.channel == channel, Case.external_id == external_id)
-        return session.scalars(q).one_or_none()
+        for channel, ids in by_channel.items():
+            q = select(Case).where(Case.channel == channel, Case.external_id.in_(sorted(set(ids))))
+            for case in session.scalars(q):
+                found[(case.channel, case.external_id)] = case
+    return found
 
 
 def open_case(session: Session, case: Case, actor: Actor, at: datetime, data: dict[str, Any]) -> tuple[Case, bool]:
@@ -95,22 +107,36 @@ def open_case(session: Session, case: Case, actor: Actor, at: datetime, data: di
 
     Callers look the (channel, external id) up first; the unique constraint settles concurrent retries.
     """
-    case.status = Status.RECEIVED
-    case.tracking_code = new_tracking_code()
-    case.created_at = case.updated_at = at
+    return open_cases(session, [(case, actor, at, data)])[0]
+
+
+def open_cases(
+    session: Session, items: Sequence[tuple[Case, Actor, datetime, dict[str, Any]]]
+) -> list[tuple[Case, bool]]:
+    """Insert new cases (one INSERT for all) with their 受理 events; (case, created) for each.
+
+    When the batch meets the unique (channel, external id) constraint, a concurrent retry won a race: the
+    batch is undone and each case is tried on its own, so that the ones that lost return the stored case.
+    """
+    for case, _, at, _ in items:
+        case.status = Status.RECEIVED
+        case.tracking_code = new_tracking_code()
+        case.created_at = case.updated_at = at
     try:
         with session.begin_nested():
-            session.add(case)
-            session.flush()
-            append_event(session, case, lifecycle.INTAKE_ACTION, actor, at, None, Status.RECEIVED, data=data)
+            session.add_all([case for case, _, _, _ in items])
             session.flush()
     except IntegrityError:
-        # A concurrent retry of the same (channel, external id) won the race: return its case.
-        existing = find_by_external(session, case.channel, case.external_id)
-        if existing is None:
-            raise
-        return existing, False
-    return case, True
+        if len(items) == 1:
+            case = items[0][0]
+            existing = find_by_external(session, case.channel, case.external_id)
+            if existing is None:
+                raise
+            return [(existing, False)]
+        return [r for item in items for r in open_cases(session, [item])]
+    for case, actor, at, data in items:
+        append_event(session, case, lifecycle.INTAKE_ACTION, actor, at, None, Status.RECEIVED, data=data)
+    return [(case, True) for case, _, _, _ in items]
 
 
 def act(
@@ -120,8 +146,13 @@ def act(
     actor: Actor,
     inp: ActionInput | None = None,
     at: datetime | None = None,
+    *,
+    flush: bool = True,
 ) -> Case:
-    """Apply one lifecycle action to a case (the only way a case changes after intake)."""
+    """Apply one lifecycle action to a case (the only way a case changes after intake).
+
+    `flush=False` leaves the writes to the caller's next flush (the intake pipeline writes a batch at once).
+    """
     inp = inp or ActionInput()
     at = at or utcnow()
     case = get_case(session, case_id)
@@ -147,6 +178,8 @@ def act(
     if inp.reason:
         data.setdefault("reason", inp.reason)
     append_event(session, case, action, actor, at, from_status, case.status, inp.note, data)
+    if not flush:
+        return case
     try:
         session.flush()
     except StaleDataError as exc:
@@ -168,6 +201,8 @@ def _check_scope(case: Case, action: str, actor: Actor) -> None:
             raise Conflict("lead_not_co", "主办部门请使用“处置反馈”", "the lead department gives 'feedback'")
         if action != "co_feedback" and action != "comment" and not is_lead:
             raise Conflict("co_only", "协办部门只能提交协办反馈", "a co-handling department may only co_feedback")
+    if actor.role == Role.CHANNEL and action == "revisit" and actor.channel != lifecycle.RESIDENT_CHANNEL:
+        raise Conflict("not_resident", "渠道接口不能回访，请由坐席回访", "a channel system may not revisit")
     if actor.role == Role.GRID_WORKER and action == "handle_on_spot" and case.reporter_id != actor.id:
         raise Conflict(
             "not_your_report", "只能即办自己上报的事项", "only the reporting grid worker may handle on the spot"
