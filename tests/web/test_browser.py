@@ -314,7 +314,38 @@ def test_resident_reports_and_tracks(browser: Any, live_server: Live, shots: Pat
     page.get_by_role("button", name="进度查询").click()
     page.get_by_test_id("track-status").wait_for()
     assert "待立案" in page.get_by_test_id("track-status").inner_text() or page.get_by_test_id("track-status").count()
+    assert page.locator("#rate-form").is_hidden()  # not closed yet: nothing to rate
     page.screenshot(path=str(shots / "resident.png"), full_page=True)
+    # The matter is handled and closed by the staff; the resident rates it online (回访 by the resident channel).
+    with live.db.session() as s:
+        cid = int(s.scalars(select(Case.id).where(Case.tracking_code == tracking)).one())
+    act_api(live, "zuoxi", cid, "register")
+    act_api(live, "paiqian", cid, "assign", department_id=dep_id(live, "cg"))
+    act_api(live, "chengguan", cid, "sign")
+    act_api(live, "chengguan", cid, "feedback", result="已责令施工单位夜间停工")
+    act_api(live, "paiqian", cid, "verify_pass")
+    act_api(live, "paiqian", cid, "close")
+    page.get_by_role("button", name="进度查询").click()
+    form = page.locator("#rate-form")
+    form.wait_for(state="visible")
+    form.get_by_label("满意度").select_option(label="不满意")
+    form.get_by_label("问题是否解决").select_option(label="未解决")
+    form.get_by_label("评价意见（选填）").fill("夜间仍有施工噪音")
+    form.get_by_role("button", name="提交评价").click()
+    done = page.get_by_test_id("rate-done")
+    done.wait_for(state="visible")
+    # 不满意 + 未解决 reopens the case by policy, like a phone 回访.
+    assert "不满意" in done.inner_text() and "处置中" in done.inner_text()
+    page.screenshot(path=str(shots / "resident-rating.png"), full_page=True)
+    with live.db.session() as s:
+        ev = s.scalars(select(CaseEvent).where(CaseEvent.case_id == cid).order_by(CaseEvent.seq.desc())).first()
+        assert ev is not None and ev.action == "revisit" and ev.actor_role == "channel"
+        assert ev.data["satisfaction"] == "不满意" and ev.data["reopened"] is True and ev.note == "夜间仍有施工噪音"
+        assert s.get(Case, cid).status == "in_progress"  # type: ignore[union-attr]
+    # Once rated (and reopened), the form is not offered again.
+    page.get_by_role("button", name="进度查询").click()
+    page.get_by_test_id("track-status").wait_for()
+    assert page.locator("#rate-form").is_hidden()
     context.close()
 
 

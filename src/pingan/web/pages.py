@@ -409,7 +409,7 @@ def grid_page(request: Request, session: SessionDep) -> Response:
 @router.get("/public", response_class=HTMLResponse)
 @page
 def public_page(request: Request) -> Response:
-    return render(request, "public.html", user=None, nav="public")
+    return render(request, "public.html", user=None, nav="public", satisfaction_levels=SATISFACTION_LEVELS)
 
 
 # ---------------------------------------------------------------- statistics

@@ -193,7 +193,25 @@
     for (const rep of r.replies) { const li = document.createElement("li"); li.textContent = `${rep.at.slice(0, 16).replace("T", " ")} ${rep.text}`; ul.append(li); }
     box.append(ul);
     const rate = document.getElementById("rate-form");
-    if (rate) rate.hidden = !["closed", "revisited"].includes(r.status);
+    if (rate) {
+      rate.hidden = r.status !== "closed";  // 已办结（待回访）: open for the resident's rating
+      rate.dataset.code = r.tracking_code; rate.dataset.last4 = f.phone_last4 || "";
+    }
+    const done = document.getElementById("rate-done");
+    if (done) done.hidden = true;
+  });
+  onSubmit("rate-form", async (form, f) => {
+    const body = { code: form.dataset.code || "", phone_last4: form.dataset.last4 || "", satisfaction: f.satisfaction || "" };
+    if (f.solved === "true" || f.solved === "false") body.solved = f.solved === "true";
+    if (f.comment) body.comment = f.comment;
+    const r = await api("POST", "/api/v1/public/track/rating", body);
+    form.hidden = true;
+    const done = document.getElementById("rate-done");
+    const thanks = LANG === "en" ? form.dataset.doneEn : form.dataset.doneZh;
+    done.textContent = `${thanks}：${r.satisfaction} · ${r.status_label}`;
+    done.hidden = false;
+    const st = document.querySelector("[data-testid=track-status]");
+    if (st) st.textContent = r.status_label;
   });
 
   // --- optional services loaded after first paint (hot issues, duplicates)
