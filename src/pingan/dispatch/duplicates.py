@@ -54,6 +54,8 @@ M_PER_DEG = 111_320.0
 EARTH_R = 6_371_008.8
 HASH_BUCKETS = 1 << 16
 REFRESH_BATCH = 5000  # rows read per call at most; the next call goes on from there
+MISSING_GRACE_S = 10.0  # how long our highest id may stay invisible (an open transaction) before a rebuild
+RECENT_IDS = 4096  # how many of the highest case ids' codes an index remembers
 LOOKBACK_IDS = 16  # ids/events re-read each call: transactions that commit out of order within this many
 OPEN_STATES = sorted(s.value for s in lifecycle.OPEN)
 log = logging.getLogger("pingan.dispatch.duplicates")
@@ -304,6 +306,8 @@ class DupIndex:
     max_event: int = 0
     seen_events: set[int] = field(default_factory=set)
     last_resync: float = 0.0
+    missing_since: float | None = None
+    recent: dict[int, str] = field(default_factory=dict)  # codes of the highest ids seen, to know the database
     loaded: bool = False
     stats: Counter[str] = field(default_factory=Counter)
 
@@ -374,12 +378,21 @@ class DupIndex:
             n += 1
         return n
 
+    def _remember(self, codes: dict[int, str]) -> None:
+        self.recent.update(codes)
+        if len(self.recent) > 2 * RECENT_IDS:
+            floor = max(self.recent) - RECENT_IDS
+            self.recent = {i: c for i, c in self.recent.items() if i > floor}
+
     def rebuild(self, session: Session) -> None:
         self._reset()
-        head = session.execute(select(Case.id, Case.tracking_code).order_by(Case.id.desc()).limit(1)).first()
+        head = session.execute(
+            select(Case.id, Case.tracking_code).order_by(Case.id.desc()).limit(LOOKBACK_IDS + 1)
+        ).all()
         self._load(session, Case.status.in_(OPEN_STATES))
-        if head is not None:
-            self.max_id, self.max_code = int(head[0]), str(head[1])
+        if head:
+            self.max_id, self.max_code = int(head[0][0]), str(head[0][1])
+            self._remember({int(r[0]): str(r[1]) for r in head})
         self.max_event = int(session.scalar(select(func.max(CaseEvent.id))) or 0)
         self.last_resync = time.monotonic()
         self.loaded = True
@@ -398,9 +411,10 @@ class DupIndex:
             .limit(REFRESH_BATCH)  # also keeps the planner on the primary key when statistics are stale
         ).all()
         known = {int(r[0]): str(r[1]) for r in rows}
-        if self.max_id and known.get(self.max_id) != self.max_code:
+        if self.max_id and self._foreign(session, known.get(self.max_id)):
             self.rebuild(session)  # the row behind our highest id is gone or different: another database
             return
+        self._remember(known)
         # open and unknown: new cases, and cases whose transactions committed after a higher id was seen
         new = [int(r[0]) for r in rows if r[2] in lifecycle.OPEN and int(r[0]) not in self.by_id]
         if new:
@@ -411,6 +425,25 @@ class DupIndex:
         self._follow_events(session)
         if time.monotonic() - self.last_resync >= resync_seconds:
             self.resync(session)
+
+    def _foreign(self, session: Session, code: str | None) -> bool:
+        """Whether the database no longer holds the cases we indexed (it was rebuilt or restored).
+
+        A different code behind our highest id says so. A missing row may be another transaction's of this
+        process, not yet committed (or rolled back): if the rows we remember below it are still there with their
+        codes, it is the same database, and only a row missing for longer than MISSING_GRACE_S forces a rebuild.
+        """
+        if code is not None:
+            self.missing_since = None
+            return code != self.max_code
+        probe = sorted(i for i in self.recent if i < self.max_id)[-64:]
+        rows = session.execute(select(Case.id, Case.tracking_code).where(Case.id.in_(probe))).all() if probe else []
+        if not rows or any(self.recent.get(int(r[0])) != str(r[1]) for r in rows):
+            return True
+        now = time.monotonic()
+        if self.missing_since is None:
+            self.missing_since = now
+        return now - self.missing_since > MISSING_GRACE_S
 
     def _follow_events(self, session: Session) -> None:
         """Cases that left or re-entered the open set since the last call, from the timeline's new events.
@@ -617,6 +650,8 @@ def candidates(
     county_code: str | None = None,
     actor: Actor | None = None,
     fallback: bool = False,
+    index: DupIndex | None = None,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Open cases that may be the same matter, best first: {case_id, tracking_code, title, status, score,
     text_similarity, distance_m, hours_apart, why}. Defaults come from data/policy/duplicates.yaml.
@@ -624,7 +659,9 @@ def candidates(
     With coordinates: cases within `radius_m` (and cases without coordinates in the same town/street, on text
     alone); without: cases in the same town/street, or the same county when the town is unknown. `actor`
     limits the answer to cases that actor may see. `fallback=True` answers from the bounded SQL query that is
-    used while the process's index is being built (for comparisons).
+    used while the process's index is being built (for comparisons). `index` is one the caller brought up to
+    date (many calls in one transaction); `before_id` keeps only cases stored before that one (a batch's own
+    later cases are not candidates of its earlier ones).
     """
     pol = policy()
     radius = float(radius_m if radius_m is not None else pol.radius_m)
@@ -633,12 +670,15 @@ def candidates(
     if radius <= 0 or window_s <= 0 or n <= 0:
         return []
     t0 = _epoch(at)
-    idx = None if fallback else index_for(session, pol, wait=False)
+    idx = index
+    if idx is None and not fallback:
+        idx = index_for(session, pol, wait=False)
     if idx is None:
         idx = _fallback_index(session, pol, lon, lat, t0, radius, window_s, town_code, county_code)
     with idx.lock:
         ranked = _rank(
-            idx, pol, title, content, lon, lat, t0, exclude_case_id, radius, window_s, n, town_code, county_code
+            idx, pol, title, content, lon, lat, t0, exclude_case_id, radius, window_s, n, town_code, county_code,
+            before_id,
         )
     return _confirm(session, idx, ranked, n, actor)
 
@@ -669,6 +709,7 @@ def _rank(
     n: int,
     town: str | None,
     county: str | None,
+    before: int | None = None,
 ) -> list[_Hit]:
     has_xy = lat is not None and lon is not None
     parts: list[tuple[np.ndarray, str | None]] = []
@@ -690,6 +731,8 @@ def _rank(
         slots = slots[idx.alive[slots] & (np.abs(idx.t[slots] - t0) <= window_s)]
         if exclude is not None:
             slots = slots[idx.ids[slots] != exclude]
+        if before is not None:
+            slots = slots[idx.ids[slots] < before]
         if area is not None and has_xy:
             slots = slots[np.isnan(idx.lat[slots])]  # located ones were handled by distance
         if not len(slots):

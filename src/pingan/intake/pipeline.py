@@ -6,7 +6,10 @@ normalise (adapter) → find resubmission → locate → route (classify, triage
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +21,7 @@ from pingan.cases.schemas import ActionInput
 from pingan.dispatch import api as dispatch
 from pingan.dispatch import duplicates
 from pingan.geo.grids import grid_recipients
-from pingan.geo.locate import locate
+from pingan.geo.locate import Location, locate
 from pingan.intake.adapters import IntakeRecord
 from pingan.intake.schemas import IntakeResult
 from pingan.notify import outbox
@@ -28,10 +31,52 @@ SYSTEM = Actor.system("自动派遣")
 
 
 def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | None = None) -> IntakeResult:
+    return submit_many(session, [(rec, actor)], at)[0]
+
+
+def submit_many(
+    session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime | None = None
+) -> list[IntakeResult]:
+    """Take many matters in the caller's transaction: one lookup, one INSERT per table, one flush at the end.
+
+    A (channel, external id) already stored, or repeated within `items`, answers with the stored case.
+    """
     at = at or utcnow()
-    existing = service.find_by_external(session, rec.channel, rec.external_id)
-    if existing is not None:
-        return _result(existing, created=False)
+    first: dict[tuple[str, str], int] = {}
+    for i, (rec, _) in enumerate(items):
+        first.setdefault((rec.channel, rec.external_id), i)
+    stored = service.find_many_by_external(session, list(first))
+    fresh = [i for key, i in first.items() if key not in stored]
+    staged = [_stage(session, *items[i]) for i in fresh]
+    opened = service.open_cases(
+        session, [(st.case, items[i][1], at, st.data) for i, st in zip(fresh, staged, strict=True)]
+    )
+    by_key: dict[tuple[str, str], IntakeResult] = {k: _result(c, created=False) for k, c in stored.items()}
+    index = duplicates.index_for(session, wait=False) if staged else None
+    for i, st, (case, created) in zip(fresh, staged, opened, strict=True):
+        rec, actor = items[i]
+        if created:
+            by_key[(rec.channel, rec.external_id)] = _after_open(session, case, rec, actor, st, index, at)
+        else:
+            by_key[(rec.channel, rec.external_id)] = _result(case, created=False)
+    session.flush()
+    results: list[IntakeResult] = []
+    for i, (rec, _) in enumerate(items):
+        r = by_key[(rec.channel, rec.external_id)]
+        results.append(r if first[(rec.channel, rec.external_id)] == i else r.model_copy(update={"created": False}))
+    return results
+
+
+@dataclass
+class _Staged:
+    case: Case
+    loc: Location
+    decision: dispatch.RoutingDecision
+    data: dict[str, Any]
+
+
+def _stage(session: Session, rec: IntakeRecord, actor: Actor) -> _Staged:
+    """Locate and route one matter and build its case row (not yet stored)."""
     loc = locate(session, rec.lon, rec.lat, rec.address or rec.title)
     decision = dispatch.route(
         session,
@@ -42,10 +87,6 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
         region_code=loc.region_code,
         lon=rec.lon,
         lat=rec.lat,
-    )
-    decision.duplicates = duplicates.candidates(
-        session, title=rec.title, content=rec.content, lon=rec.lon, lat=rec.lat, at=rec.received_at,
-        town_code=loc.town_code, county_code=loc.county_code,
     )
     case = Case(
         channel=rec.channel,
@@ -81,9 +122,34 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
         "attachment_ids": rec.attachment_ids,
         "locate": {"level": loc.level, "confidence": loc.confidence, "matched": loc.matched},
     }
-    case, created = service.open_case(session, case, actor, at, data)
-    if not created:
-        return _result(case, created=False)
+    return _Staged(case, loc, decision, data)
+
+
+def _after_open(
+    session: Session,
+    case: Case,
+    rec: IntakeRecord,
+    actor: Actor,
+    st: _Staged,
+    index: duplicates.DupIndex | None,
+    at: datetime,
+) -> IntakeResult:
+    """Duplicates (among open cases stored before this one), grid notices, and dispatch when confident."""
+    decision = st.decision
+    decision.duplicates = duplicates.candidates(
+        session,
+        title=rec.title,
+        content=rec.content,
+        lon=rec.lon,
+        lat=rec.lat,
+        at=rec.received_at,
+        town_code=st.loc.town_code,
+        county_code=st.loc.county_code,
+        index=index,
+        before_id=case.id,
+    )
+    if decision.duplicates:
+        case.routing = decision.to_json()
     if rec.channel == "police_110":
         # Accepting a 110 transfer makes the 12345 side the owner from now on.
         case.owner_platform = "12345"
@@ -100,9 +166,11 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
             )
     auto = False
     if rec.on_spot_result and actor.role == "grid_worker":
-        service.act(session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at)
+        service.act(
+            session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at, flush=False
+        )
     elif decision.auto and decision.department_id and not decision.triage and not _likely_duplicate(decision):
-        service.act(session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at)
+        service.act(session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at, flush=False)
         service.act(
             session,
             case.id,
@@ -114,6 +182,7 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
                 note=f"自动派遣（置信度 {decision.confidence:.2f}）",
             ),
             at,
+            flush=False,
         )
         auto = True
     return _result(case, created=True, auto=auto)
