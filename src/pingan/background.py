@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pingan.cases.sweeper import sweep_once
 from pingan.config import Settings
+from pingan.metrics import rollup
 from pingan.notify.outbox import LogSender, Sender, WebhookSender, deliver
 
 log = logging.getLogger("pingan.background")
@@ -35,7 +36,13 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            for job in [lambda: sweep_once(self.factory), lambda: deliver(self.factory, self.senders), *self.extra]:
+            jobs = [
+                lambda: sweep_once(self.factory),
+                lambda: deliver(self.factory, self.senders),
+                lambda: rollup.catch_up(self.factory),  # KPI rollup: events written around the ORM
+                *self.extra,
+            ]
+            for job in jobs:
                 try:
                     job()
                 except Exception:  # keep the loop alive; the next pass retries

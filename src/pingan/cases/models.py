@@ -164,3 +164,9 @@ class HolidayNotice(Base):
     workdays: Mapped[list[Any]]  # ISO dates of adjusted working weekends (调休上班)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
+
+
+# Tables derived from the timeline keep in step with it in the same transaction (the KPI rollup).
+from pingan.metrics import rollup as _rollup  # noqa: E402
+
+_rollup.install()

@@ -49,6 +49,8 @@ from pingan.cases.models import Case, CaseEvent
 from pingan.cases.queries import scoped
 from pingan.db import is_sqlite
 from pingan.errors import Invalid
+from pingan.metrics import rollup
+from pingan.metrics.models import MetricFact
 from pingan.metrics.policies import LOWER_IS_BETTER, METRIC_IDS, MetricsPolicy
 from pingan.orgs.roles import Role
 from pingan.policy import registry
@@ -154,6 +156,14 @@ class Ctx:
     window: Window
     group_by: str
     pol: MetricsPolicy
+    # Where the event-based figures come from: "rollup" (metric_facts), "events" (the raw timeline), or
+    # "auto": the rollup once it has been built (pingan.metrics.rollup), else the timeline.
+    source: str = "auto"
+
+    def from_rollup(self) -> bool:
+        if self.source == "auto":
+            return rollup.is_built(self.session)
+        return self.source == "rollup"
 
     def restrict(self, q: Any, dept: Any) -> Any:
         """The caller's data scope: the role's case scope, and for a handler only its own department's units."""
@@ -164,6 +174,8 @@ class Ctx:
 
 
 def _dispatch_family(ctx: Ctx) -> Select[Any]:
+    if ctx.from_rollup():
+        return _dispatch_rollup(ctx)
     a = aliased(CaseEvent, name="a")
     a2 = aliased(CaseEvent, name="a2")
     dept = a.data["department_id"].as_integer()
@@ -202,6 +214,8 @@ def _dispatch_family(ctx: Ctx) -> Select[Any]:
 
 
 def _revisit_family(ctx: Ctx) -> Select[Any]:
+    if ctx.from_rollup():
+        return _revisit_rollup(ctx)
     e = CaseEvent
     key = _key(ctx.session, ctx.group_by, Case.department_id, e.at)
     rn = func.row_number().over(partition_by=(e.case_id, key), order_by=e.seq.desc())
@@ -256,6 +270,8 @@ def _closure_family(ctx: Ctx) -> Select[Any]:
 
 
 def _rework_family(ctx: Ctx) -> Select[Any]:
+    if ctx.from_rollup():
+        return _rework_rollup(ctx)
     e = CaseEvent
     rework = tuple(ctx.pol.rework_actions)
     rows = ctx.restrict(
@@ -267,6 +283,90 @@ def _rework_family(ctx: Ctx) -> Select[Any]:
         )
         .join(Case, Case.id == e.case_id)
         .where(e.action.in_(sorted(set(VERIFY_ACTIONS + rework))), e.at >= ctx.window.since, e.at < ctx.window.until),
+        Case.department_id,
+    ).subquery("v")
+    return (
+        select(
+            rows.c.case_id,
+            rows.c.key,
+            func.max(rows.c.den).label("rework_rate_den"),
+            func.max(rows.c.num).label("rework_rate_num"),
+        )
+        .group_by(rows.c.case_id, rows.c.key)
+        .having(func.max(rows.c.den) == 1)
+    )
+
+
+# --- the same unit queries over the rollup (pingan.metrics.rollup: one fact row per counted event) -------------
+
+
+def _facts(ctx: Ctx, family: str) -> Any:
+    f = MetricFact
+    return (f.family == family, f.at >= ctx.window.since, f.at < ctx.window.until)
+
+
+def _dispatch_rollup(ctx: Ctx) -> Select[Any]:
+    f = MetricFact
+    d = ctx.restrict(
+        select(
+            f.case_id.label("case_id"),
+            _key(ctx.session, ctx.group_by, f.department_id, f.at).label("key"),
+            case((f.signed_on_time == true(), 1), else_=0).label("signed"),
+            case((f.returned == true(), 0), else_=1).label("kept"),
+        )
+        .join(Case, Case.id == f.case_id)
+        .where(*_facts(ctx, rollup.DISPATCH)),
+        f.department_id,
+    ).subquery("d")
+    one = literal(1, Integer)
+    return select(
+        d.c.case_id,
+        d.c.key,
+        one.label("response_rate_den"),
+        func.max(d.c.signed).label("response_rate_num"),
+        one.label("accurate_dispatch_rate_den"),
+        func.min(d.c.kept).label("accurate_dispatch_rate_num"),
+    ).group_by(d.c.case_id, d.c.key)
+
+
+def _revisit_rollup(ctx: Ctx) -> Select[Any]:
+    f = MetricFact
+    key = _key(ctx.session, ctx.group_by, Case.department_id, f.at)
+    r = ctx.restrict(
+        select(
+            f.case_id.label("case_id"),
+            key.label("key"),
+            case((f.solved == true(), 1), else_=0).label("solved"),
+            case((f.satisfaction.in_(ctx.pol.satisfied_levels), 1), else_=0).label("satisfied"),
+            func.row_number().over(partition_by=(f.case_id, key), order_by=f.seq.desc()).label("rn"),
+        )
+        .join(Case, Case.id == f.case_id)
+        .where(*_facts(ctx, rollup.REVISIT)),
+        Case.department_id,
+    ).subquery("r")
+    one = literal(1, Integer)
+    return select(
+        r.c.case_id,
+        r.c.key,
+        one.label("solved_rate_den"),
+        r.c.solved.label("solved_rate_num"),
+        one.label("satisfaction_rate_den"),
+        r.c.satisfied.label("satisfaction_rate_num"),
+    ).where(r.c.rn == 1)
+
+
+def _rework_rollup(ctx: Ctx) -> Select[Any]:
+    f = MetricFact
+    rework = tuple(ctx.pol.rework_actions)
+    rows = ctx.restrict(
+        select(
+            f.case_id.label("case_id"),
+            _key(ctx.session, ctx.group_by, Case.department_id, f.at).label("key"),
+            case((f.action.in_(VERIFY_ACTIONS), 1), else_=0).label("den"),
+            case((f.action.in_(rework), 1), else_=0).label("num"),
+        )
+        .join(Case, Case.id == f.case_id)
+        .where(*_facts(ctx, rollup.VERIFY), f.action.in_(sorted(set(VERIFY_ACTIONS + rework)))),
         Case.department_id,
     ).subquery("v")
     return (
