@@ -56,7 +56,8 @@ def assert_same(session: Session) -> dict[str, Any]:
 def test_rollup_equals_the_timeline_also_after_new_events(built: tuple[Any, World]) -> None:
     db, w = built
     with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(MetricFact)) == 13  # 6 dispatches (c3 twice), 3 revisits, 4 verifications
+        # 6 dispatches (c3 twice), 3 revisits, 4 verifications
+        assert s.scalar(select(func.count()).select_from(MetricFact)) == 13
         assert rollup.is_built(s)
         before = assert_same(s)
         for metric, (num, den) in CITY.items():
