@@ -4,7 +4,7 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -13,7 +13,7 @@ from pingan.cases.actors import Actor
 from pingan.cases.models import Case, CaseEvent
 from pingan.deps import ActorDep, SessionDep
 from pingan.errors import Forbidden, NotFound
-from pingan.intake import adapters, pipeline
+from pingan.intake import adapters, batcher, pipeline
 from pingan.intake import schemas as s
 from pingan.orgs.models import Department
 from pingan.orgs.roles import Role
@@ -56,10 +56,9 @@ def _register(channel: str, model: type[BaseModel]) -> None:
     # OpenAPI documents each channel's own body.
     label = adapters.CHANNEL_LABELS[channel]
 
-    def one(body: model, response: Response, session: SessionDep, actor: ActorDep) -> s.IntakeResult:  # type: ignore[valid-type]
+    def one(body: model, request: Request, response: Response, actor: ActorDep) -> s.IntakeResult:  # type: ignore[valid-type]
         _, adapter = _check(channel, actor)
-        result = pipeline.submit(session, adapter(body, actor), actor)
-        session.commit()
+        result = batcher.for_app(request.app.state).submit(adapter(body, actor), actor)
         if not result.created:
             response.status_code = 200
         return result
@@ -70,7 +69,7 @@ def _register(channel: str, model: type[BaseModel]) -> None:
         actor: ActorDep,
     ) -> BatchOut:
         _, adapter = _check(channel, actor)
-        results = [pipeline.submit(session, adapter(item, actor), actor) for item in body]
+        results = pipeline.submit_many(session, [(adapter(item, actor), actor) for item in body])
         session.commit()
         created = sum(r.created for r in results)
         return BatchOut(results=results, created=created, existing=len(results) - created)
@@ -106,9 +105,8 @@ for _channel, (_model, _adapter, _roles) in _CHANNELS.items():
     tags=["public 群众"],
     summary="群众自报 A resident reports a matter (returns a tracking code)",
 )
-def public_report(body: s.OnlineIn, response: Response, session: SessionDep) -> s.IntakeResult:
-    result = pipeline.submit(session, adapters.from_online(body, PUBLIC), PUBLIC)
-    session.commit()
+def public_report(body: s.OnlineIn, request: Request, response: Response) -> s.IntakeResult:
+    result = batcher.for_app(request.app.state).submit(adapters.from_online(body, PUBLIC), PUBLIC)
     if not result.created:
         response.status_code = 200
     return result
