@@ -69,8 +69,18 @@ def _flag(cond: Any) -> Any:
     return case((cond, true()), else_=false())
 
 
-def _fact_queries(case_ids: Collection[int] | None) -> list[Select[Any]]:
-    """SELECTs of the fact rows (COLUMNS) of these cases (all cases: None), from their timelines."""
+# Which family of facts an event can change.
+FAMILY_OF_ACTION = {
+    "assign": DISPATCH,
+    "sign": DISPATCH,
+    "return": DISPATCH,
+    "revisit": REVISIT,
+    **{a: VERIFY for a in (*VERIFY_ACTIONS, *REWORK_ACTIONS)},
+}
+
+
+def _fact_queries(case_ids: Collection[int] | None) -> dict[str, Select[Any]]:
+    """SELECTs of the fact rows (COLUMNS) of these cases (all cases: None) per family, from their timelines."""
     a = aliased(CaseEvent, name="a")
     a2 = aliased(CaseEvent, name="a2")
     o = aliased(CaseEvent, name="o")
@@ -112,21 +122,24 @@ def _fact_queries(case_ids: Collection[int] | None) -> list[Select[Any]]:
     verify = select(e.case_id, e.seq, literal(VERIFY), e.action, e.at, null(), false(), false(), false(), null()).where(
         e.action.in_(sorted(set(VERIFY_ACTIONS) | set(REWORK_ACTIONS)))
     )
-    out = [dispatch, revisit, verify]
     if case_ids is not None:
         ids = sorted(case_ids)
-        out = [dispatch.where(a.case_id.in_(ids)), revisit.where(e.case_id.in_(ids)), verify.where(e.case_id.in_(ids))]
-    return out
+        dispatch, revisit = dispatch.where(a.case_id.in_(ids)), revisit.where(e.case_id.in_(ids))
+        verify = verify.where(e.case_id.in_(ids))
+    return {DISPATCH: dispatch, REVISIT: revisit, VERIFY: verify}
 
 
-def refresh_cases(conn: Connection, case_ids: Iterable[int]) -> int:
-    """Recompute the facts of these cases from their timelines (idempotent). Returns the number of cases."""
+def refresh_cases(conn: Connection, case_ids: Iterable[int], families: Collection[str] | None = None) -> int:
+    """Recompute the facts of these cases (of these families; all: None) from their timelines (idempotent).
+    Returns the number of cases."""
     ids = sorted(set(case_ids))
+    fams = sorted(families) if families is not None else [DISPATCH, REVISIT, VERIFY]
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i : i + _CHUNK]
-        conn.execute(delete(MetricFact).where(MetricFact.case_id.in_(chunk)))
-        for q in _fact_queries(chunk):
-            conn.execute(insert(MetricFact).from_select(list(COLUMNS), q))
+        conn.execute(delete(MetricFact).where(MetricFact.case_id.in_(chunk), MetricFact.family.in_(fams)))
+        queries = _fact_queries(chunk)
+        for fam in fams:
+            conn.execute(insert(MetricFact).from_select(list(COLUMNS), queries[fam]))
     return len(ids)
 
 
@@ -134,7 +147,7 @@ def rebuild(conn: Connection) -> int:
     """Recompute every fact from the timeline; mark the rollup built. Returns the number of facts."""
     last = conn.scalar(select(func.max(CaseEvent.id))) or 0
     conn.execute(delete(MetricFact))
-    for q in _fact_queries(None):
+    for q in _fact_queries(None).values():
         conn.execute(insert(MetricFact).from_select(list(COLUMNS), q))
     _set_state(conn, int(last), rebuilt=True)
     return int(conn.scalar(select(func.count()).select_from(MetricFact)) or 0)
@@ -183,9 +196,14 @@ def _is_sqlite(conn: Connection) -> bool:
 
 
 def _after_flush(session: Session, _ctx: Any) -> None:
-    ids = {obj.case_id for obj in session.new if isinstance(obj, CaseEvent) and obj.action in RELEVANT}
-    if ids:
-        refresh_cases(session.connection(), ids)
+    # Most flushes (intake, comments, urges …) touch no fact: nothing to do. Otherwise only the families the new
+    # events can change are recomputed, for their cases.
+    todo: dict[str, set[int]] = {}
+    for obj in session.new:
+        if isinstance(obj, CaseEvent) and obj.action in FAMILY_OF_ACTION:
+            todo.setdefault(FAMILY_OF_ACTION[obj.action], set()).add(obj.case_id)
+    for family, ids in todo.items():
+        refresh_cases(session.connection(), ids, [family])
 
 
 def install() -> None:
