@@ -46,6 +46,7 @@ os.environ["PINGAN_POLICY_DIR"] = str(_test_policy_dir())
 PG_ADMIN_URL = os.environ.get("PINGAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # Tables emptied before each test (organisation and accounts are kept).
 VOLATILE = ["outbox", "case_events", "case_departments", "attachments", "cases", "holiday_notices", "auth_tokens"]
+VOLATILE += ["rate_counters"]  # rate limits are shared through the database: each test starts afresh
 VOLATILE += ["metric_facts"]  # the KPI rollup (pingan.metrics.rollup) follows the timeline
 
 

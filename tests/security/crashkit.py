@@ -27,6 +27,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    env: dict[str, str] = field(default_factory=dict)  # more PINGAN_* settings for the server
 
     def start(self, timeout: float = 120.0) -> None:
         env = {
@@ -34,6 +35,7 @@ class Server:
             "PINGAN_DB_URL": self.db_url,
             "PINGAN_BACKGROUND": "0",
             "PINGAN_RATE_PUBLIC_PER_MIN": "1000000",
+            **self.env,
         }
         self.proc = subprocess.Popen(
             [

@@ -1,21 +1,25 @@
-"""HTTP-level protections: rate limits on login and public intake, CSRF checks for cookie sessions.
+"""HTTP-level protections: rate limits on login and public intake (shared by all server processes through
+the database), CSRF checks for cookie sessions.
 
 Installed by `pingan.app.create_app` through `install(app)`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger("pingan.security")
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -41,46 +45,109 @@ def _env_int(name: str, default: int) -> int:
 
 
 def default_rules() -> list[Rule]:
+    """N requests per window (default 60 s) per client address; PINGAN_RATE_WINDOW_S changes the window."""
+    window = float(max(_env_int("PINGAN_RATE_WINDOW_S", 60), 1))
+    public = _env_int("PINGAN_RATE_PUBLIC_PER_MIN", 60)
     return [
-        Rule("login", ("/api/v1/auth/login",), _env_int("PINGAN_RATE_LOGIN_PER_MIN", 60), 60.0),
-        Rule("public_intake", ("/api/v1/public/reports",), _env_int("PINGAN_RATE_PUBLIC_PER_MIN", 60), 60.0),
+        Rule("login", ("/api/v1/auth/login",), _env_int("PINGAN_RATE_LOGIN_PER_MIN", 60), window),
+        Rule("public_intake", ("/api/v1/public/reports",), public, window),
         Rule(
             "public_lookup",
             ("/api/v1/public/track", "/api/v1/public/attachments"),
-            _env_int("PINGAN_RATE_PUBLIC_PER_MIN", 60),
-            60.0,
+            public,
+            window,
             frozenset({"GET", "POST"}),
         ),
     ]
 
 
+# One statement per limited request: count the request in the current window unless the two-window
+# sliding estimate (previous window's hits × the part of it still inside the last `window` seconds + this
+# window's hits) would pass the limit. Rows hold (window_start, hits, prev_hits); every SET expression reads
+# the row as it was (SQL semantics on both PostgreSQL and SQLite), and the upsert is atomic on both: the
+# row lock (PostgreSQL) or the single writer (SQLite) serialises concurrent requests of all processes.
+_CUR = "(CASE WHEN rate_counters.window_start = :w THEN rate_counters.hits ELSE 0 END)"
+_PREV = (
+    "(CASE WHEN rate_counters.window_start = :w THEN rate_counters.prev_hits"
+    " WHEN rate_counters.window_start = :pw THEN rate_counters.hits ELSE 0 END)"
+)
+_OK = f"(CASE WHEN {_PREV} * :frac + {_CUR} + 1 <= :lim THEN 1 ELSE 0 END)"
+UPSERT = text(
+    "INSERT INTO rate_counters (key, window_start, hits, prev_hits, last_ok, expires_at)"
+    " VALUES (:key, :w, :first, 0, :first, :exp)"
+    " ON CONFLICT (key) DO UPDATE SET"
+    f" window_start = :w, prev_hits = {_PREV}, hits = {_CUR} + {_OK}, last_ok = {_OK}, expires_at = :exp"
+    " RETURNING hits, prev_hits, last_ok"
+)
+CLEANUP = text("DELETE FROM rate_counters WHERE expires_at < :now")
+
+
+def retry_after(limit: int, window: int, elapsed: float, hits: int, prev_hits: int) -> float:
+    """Seconds until the sliding estimate leaves room for one more request (none come meanwhile)."""
+    if limit <= 0:
+        return float(window)
+    if hits + 1 <= limit and prev_hits > 0:  # the previous window's share must fade
+        return max(window * (1 - (limit - hits - 1) / prev_hits) - elapsed, 0.0)
+    # This window is full: wait for the next one, where these hits become the fading previous window.
+    return (window - elapsed) + max(window * (1 - (limit - 1) / max(hits, 1)), 0.0)
+
+
 @dataclass
 class RateLimiter:
-    """A sliding-window counter per (rule, client address), in memory (one server process)."""
+    """Rate limits per (rule, client address), counted in the database (`rate_counters`) so that every
+    server process (`pingan serve --workers N`, several hosts) shares one budget."""
 
     rules: list[Rule]
-    hits: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    engine: Engine | None = None
+    enabled: bool = True
+    cleanup_every_s: float = 300.0
+    clock: Callable[[], float] = time.time  # wall clock: shared by every process
+    _next_cleanup: float = 0.0
+    _autocommit: Engine | None = field(default=None, repr=False)
 
     def rule_for(self, method: str, path: str) -> Rule | None:
+        if not self.enabled:
+            return None
         for rule in self.rules:
             if method in rule.methods and path.startswith(rule.prefixes):
                 return rule
         return None
 
+    def _conn_engine(self) -> Engine:
+        if self._autocommit is None:
+            assert self.engine is not None
+            # Each statement its own transaction (no BEGIN IMMEDIATE round trip on SQLite).
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT", sqlite_begin="NONE")
+        return self._autocommit
+
     def check(self, rule: Rule, who: str, now: float | None = None) -> float | None:
-        """None when allowed (and counted); else the seconds until the next request would be allowed."""
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            q = self.hits.setdefault((rule.name, who), deque())
-            while q and q[0] <= now - rule.window_s:
-                q.popleft()
-            if len(q) >= rule.limit:
-                return max(q[0] + rule.window_s - now, 0.0)
-            q.append(now)
-            if len(self.hits) > 100_000:  # bound memory under address spraying
-                self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - rule.window_s}
+        """None when allowed (and counted); else the seconds until the next request would be allowed.
+        Blocking (a database round trip): call it from a worker thread."""
+        now = self.clock() if now is None else now
+        window = max(int(rule.window_s), 1)
+        w = int(now // window) * window
+        elapsed = now - w
+        params = {
+            "key": f"{rule.name}|{who}"[:120],
+            "w": w,
+            "pw": w - window,
+            "frac": 1.0 - elapsed / window,
+            "lim": rule.limit,
+            "first": 1 if rule.limit >= 1 else 0,
+            "exp": w + 2 * window,
+        }
+        try:
+            with self._conn_engine().connect() as conn:
+                hits, prev_hits, ok = conn.execute(UPSERT, params).one()
+                if now >= self._next_cleanup:
+                    self._next_cleanup = now + self.cleanup_every_s
+                    conn.execute(CLEANUP, {"now": int(now)})
+        except OperationalError:  # database down or busy: the request itself will say so (503)
+            log.warning("rate limit not checked: database unavailable", exc_info=True)
             return None
+        if ok:
+            return None
+        return retry_after(rule.limit, window, elapsed, int(hits), int(prev_hits))
 
 
 def _same_origin(request: Request) -> bool | None:
@@ -105,7 +172,9 @@ def install(app: FastAPI) -> None:
     from pingan.security import crypto
 
     crypto.load_keyring()  # the key file is created on first start (and a broken one fails the start)
-    limiter = RateLimiter(default_rules())
+    limiter = RateLimiter(
+        default_rules(), engine=app.state.engine, enabled=os.environ.get("PINGAN_RATE_LIMIT", "on") != "off"
+    )
 
     async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
         # An id or number the database cannot hold (e.g. /cases/9223372036854775808): the client's error.
@@ -129,7 +198,7 @@ def install(app: FastAPI) -> None:
             return _error(403, "csrf", "跨站请求被拒绝", "cross-site request refused (CSRF)")
         rule = limiter.rule_for(method, path)
         if rule is not None:
-            wait = limiter.check(rule, client_ip(request))
+            wait = await run_in_threadpool(limiter.check, rule, client_ip(request))
             if wait is not None:
                 return _error(
                     429,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pingan.db import Base
@@ -44,3 +44,17 @@ class SecurityChainHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RateCounter(Base):
+    """Rate-limit counters shared by every server process (security/http.py): one row per (rule, client
+    address), a two-window sliding estimate. Rows whose windows have passed are deleted."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)  # "rule|address"
+    window_start: Mapped[int] = mapped_column(BigInteger)  # epoch seconds, a multiple of the rule's window
+    hits: Mapped[int] = mapped_column(default=0)  # allowed requests in the current window
+    prev_hits: Mapped[int] = mapped_column(default=0)  # … in the window before it
+    last_ok: Mapped[int] = mapped_column(default=1)  # 1 when the latest request was allowed
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds; deletable after this
