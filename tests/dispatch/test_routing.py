@@ -150,6 +150,12 @@ def test_eval_command_prints_the_figures(small_model: tuple[classifier.RoutingMo
         assert (got["precision"], got["recall"], got["f1"], got["support"]) == pytest.approx(
             (p[i], rc[i], f[i], s[i]), abs=1e-4
         )
+    for shape, fig in out["by_input"].items():
+        idx = [i for i, m in enumerate(rows) if evaluate._shape(m) == shape]
+        t, pr = [truth[i] for i in idx], [pred[i] for i in idx]
+        assert fig["n"] == len(idx) == out["inputs"][shape]
+        assert fig["macro_f1"] == pytest.approx(f1_score(t, pr, average="macro", labels=sorted(set(t))), abs=1e-3)
+        assert fig["accuracy"] == round(accuracy_score(t, pr), 4)
     for key in ("ms_per_message_p50", "auto_dispatch_rate_at_p97", "model_load_s", "threshold_at_p97"):
         assert isinstance(out[key], float) and out[key] >= 0
     assert 0 <= out["auto_dispatch_rate_at_p97"] <= 1

@@ -50,6 +50,9 @@ class Params:
     word_max_features: int = 150_000
     min_df: int = 2
     C: float = 1.0
+    # Classes weighted inversely to their frequency: the rarer categories (交通运输, 卫生计生) get recall back
+    # (chosen by 3-fold grouped cross-validation on the training side: macro-F1 0.907 → 0.911).
+    class_weight: str | None = "balanced"
     calibration_folds: int = 3
     detail_chars: int = DETAIL_CHARS
     seed: int = 12345
@@ -288,7 +291,7 @@ def train(
     tokenised = [words(t) for t in texts]
     x = hstack([char_vec.fit_transform(texts), word_vec.fit_transform(tokenised)]).tocsr()
     t_feat = time.perf_counter() - t0
-    svc = LinearSVC(C=params.C, random_state=params.seed, max_iter=5000)
+    svc = LinearSVC(C=params.C, class_weight=params.class_weight, random_state=params.seed, max_iter=5000)
     cal = CalibratedClassifierCV(svc, method="sigmoid", cv=params.calibration_folds, ensemble=False, n_jobs=2)
     cal.fit(x, labels)
     inner = cal.calibrated_classifiers_[0]

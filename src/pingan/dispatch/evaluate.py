@@ -42,6 +42,31 @@ def per_class(truth: Sequence[str], pred: Sequence[str], labels: Sequence[str]) 
     return out
 
 
+def _shape(m: Message) -> str:
+    if m.subject and m.detail:
+        return "both"
+    return "subject_only" if m.subject else "detail_only"
+
+
+def by_input(messages: Sequence[Message], truth: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Macro-F1 and accuracy per input shape: subject only, full text only, both (labels present in that shape)."""
+    out: dict[str, dict[str, Any]] = {}
+    for shape in ("subject_only", "detail_only", "both"):
+        idx = [i for i, m in enumerate(messages) if _shape(m) == shape]
+        if not idx:
+            continue
+        t = [truth[i] for i in idx]
+        p = [pred[i] for i in idx]
+        labels = sorted(set(t))
+        classes = per_class(t, p, labels)
+        out[shape] = {
+            "n": len(idx),
+            "macro_f1": round(sum(c["f1"] for c in classes.values()) / len(classes), 4),
+            "accuracy": round(sum(a == b for a, b in zip(t, p, strict=True)) / len(idx), 4),
+        }
+    return out
+
+
 def evaluate(
     messages: Sequence[Message],
     model_path: Path | None = None,
@@ -88,6 +113,7 @@ def evaluate(
             "both": sum(1 for m in messages if m.subject and m.detail),
         },
     }
+    out["by_input"] = by_input(messages, truth, preds)
     if policy_threshold is not None:
         taken = [i for i, c in enumerate(confs) if c >= policy_threshold]
         out["policy_threshold"] = policy_threshold
