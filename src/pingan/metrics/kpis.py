@@ -305,18 +305,30 @@ def _facts(ctx: Ctx, family: str) -> Any:
     return (f.family == family, f.at >= ctx.window.since, f.at < ctx.window.until)
 
 
+def _over_facts(ctx: Ctx, q: Select[Any], dept: Any, key_on_case: bool) -> Select[Any]:
+    """Facts restricted to the caller's scope; joined to their cases only when the scope or the group key
+    reads the case row (a city-wide figure by department or month needs nothing but the facts)."""
+    wide = scoped(select(literal(1)), ctx.actor).whereclause is None
+    if key_on_case or not wide or ctx.group_by in ("county", "category", "channel"):
+        q = q.join_from(MetricFact, Case, Case.id == MetricFact.case_id)
+    else:
+        q = q.select_from(MetricFact)
+    out: Select[Any] = ctx.restrict(q, dept)
+    return out
+
+
 def _dispatch_rollup(ctx: Ctx) -> Select[Any]:
     f = MetricFact
-    d = ctx.restrict(
+    d = _over_facts(
+        ctx,
         select(
             f.case_id.label("case_id"),
             _key(ctx.session, ctx.group_by, f.department_id, f.at).label("key"),
             case((f.signed_on_time == true(), 1), else_=0).label("signed"),
             case((f.returned == true(), 0), else_=1).label("kept"),
-        )
-        .join(Case, Case.id == f.case_id)
-        .where(*_facts(ctx, rollup.DISPATCH)),
+        ).where(*_facts(ctx, rollup.DISPATCH)),
         f.department_id,
+        key_on_case=False,
     ).subquery("d")
     one = literal(1, Integer)
     return select(
@@ -332,17 +344,17 @@ def _dispatch_rollup(ctx: Ctx) -> Select[Any]:
 def _revisit_rollup(ctx: Ctx) -> Select[Any]:
     f = MetricFact
     key = _key(ctx.session, ctx.group_by, Case.department_id, f.at)
-    r = ctx.restrict(
+    r = _over_facts(
+        ctx,
         select(
             f.case_id.label("case_id"),
             key.label("key"),
             case((f.solved == true(), 1), else_=0).label("solved"),
             case((f.satisfaction.in_(ctx.pol.satisfied_levels), 1), else_=0).label("satisfied"),
             func.row_number().over(partition_by=(f.case_id, key), order_by=f.seq.desc()).label("rn"),
-        )
-        .join(Case, Case.id == f.case_id)
-        .where(*_facts(ctx, rollup.REVISIT)),
+        ).where(*_facts(ctx, rollup.REVISIT)),
         Case.department_id,
+        key_on_case=ctx.group_by == "department",
     ).subquery("r")
     one = literal(1, Integer)
     return select(
@@ -358,16 +370,16 @@ def _revisit_rollup(ctx: Ctx) -> Select[Any]:
 def _rework_rollup(ctx: Ctx) -> Select[Any]:
     f = MetricFact
     rework = tuple(ctx.pol.rework_actions)
-    rows = ctx.restrict(
+    rows = _over_facts(
+        ctx,
         select(
             f.case_id.label("case_id"),
             _key(ctx.session, ctx.group_by, Case.department_id, f.at).label("key"),
             case((f.action.in_(VERIFY_ACTIONS), 1), else_=0).label("den"),
             case((f.action.in_(rework), 1), else_=0).label("num"),
-        )
-        .join(Case, Case.id == f.case_id)
-        .where(*_facts(ctx, rollup.VERIFY), f.action.in_(sorted(set(VERIFY_ACTIONS + rework)))),
+        ).where(*_facts(ctx, rollup.VERIFY), f.action.in_(sorted(set(VERIFY_ACTIONS + rework)))),
         Case.department_id,
+        key_on_case=ctx.group_by == "department",
     ).subquery("v")
     return (
         select(

@@ -5,19 +5,23 @@ Every query goes through `pingan.cases.queries.scoped`, so a page never shows mo
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from pingan.cases import lifecycle
 from pingan.cases.actors import Actor
-from pingan.cases.models import Case, CaseDepartment
+from pingan.cases.models import Case, CaseDepartment, CaseEvent
 from pingan.cases.queries import scoped
 from pingan.errors import Invalid
+from pingan.orgs.roles import Role
 from pingan.timeutil import utcnow
 from pingan.web import kpi
 
@@ -39,7 +43,7 @@ def today_start(now: datetime | None = None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def intake_today(session: Session, actor: Actor) -> dict[str, int]:
+def _intake_today(session: Session, actor: Actor) -> dict[str, int]:
     base: Any = select(Case.channel, func.count()).where(Case.received_at >= today_start())
     q = scoped(base, actor).group_by(Case.channel)
     counts = {str(c): int(n) for c, n in session.execute(q)}
@@ -66,24 +70,35 @@ HOME_QUEUES = ["received", "registered", "assigned", "due_soon", "overdue", "fee
 WORKBENCH_QUEUES = ["assigned", "in_progress", "due_soon", "overdue", "returned"]
 
 
-def queue_counts(session: Session, actor: Actor, names: list[str]) -> dict[str, int]:
+BOARD_COUNT_CAP = int(os.environ.get("PINGAN_BOARD_COUNT_CAP", "9999"))
+
+
+def fmt_count(n: int) -> str:
+    """A board count as shown: above the cap, "9999+" (the list it links to has the exact total)."""
+    return f"{BOARD_COUNT_CAP}+" if n > BOARD_COUNT_CAP else str(n)
+
+
+def _queue_counts(session: Session, actor: Actor, names: list[str]) -> dict[str, int]:
+    """How many cases of the actor's scope each queue holds.
+
+    A department's scope (its ~30,000 of a million cases, through case_departments) is read once for all the
+    queues, exactly. A wider scope counts each queue from its own index and stops at BOARD_COUNT_CAP + 1: a
+    tile says "9999+" rather than make every screen count a million-case table (the list shows the exact
+    total).
+    """
     now = utcnow()
     preds = queue_predicates(now)
     out: dict[str, int] = {}
-    status_names = {"received", "registered", "assigned", "feedback", "closed"} & set(names)
-    if status_names:
-        base: Any = select(Case.status, func.count())
-        by_status: dict[str, int] = dict(
-            session.execute(
-                scoped(base, actor).where(Case.status.in_([_STATUS_OF[n] for n in status_names])).group_by(Case.status)
-            ).all()
-        )
-        for n in status_names:
-            out[n] = int(by_status.get(_STATUS_OF[n], 0))
-    for n in names:
-        if n not in out:
-            out[n] = int(session.scalar(scoped(select(func.count()).select_from(Case), actor).where(preds[n])) or 0)
-    return out
+    if actor.role != Role.HANDLER:
+        for n in names:
+            pred = Case.status == _STATUS_OF[n] if n in _STATUS_OF else preds[n]
+            inner = scoped(select(Case.id), actor).where(pred).limit(BOARD_COUNT_CAP + 1).subquery()
+            out[n] = int(session.scalar(select(func.count()).select_from(inner)) or 0)
+        return out
+    cols = [func.sum(case((preds[n], 1), else_=0)).label(n) for n in names]
+    q: Any = select(*cols).select_from(Case)
+    row = session.execute(scoped(q, actor).where(or_(*[preds[n] for n in names]))).one()
+    return {n: int(row[i] or 0) for i, n in enumerate(names)}
 
 
 _STATUS_OF = {
@@ -103,6 +118,61 @@ def routing_queue(session: Session, actor: Actor, limit: int = 6) -> list[Case]:
         .limit(limit)
     )
     return list(session.scalars(q))
+
+
+# --- Short-lived memo of the board's counts ---
+#
+# The command center's tiles (today's intake, queue counts) and the workbench's rates are read by every screen
+# that opens or reloads the home page or the workbench. An answer is kept for at most BOARD_TTL_S seconds per
+# data scope (role, region, department, channel, and a grid worker's own id: everything `scoped` looks at) and
+# database, and only while the timeline has not moved: it is dropped when this process writes a case, and when
+# the newest timeline event (any process's) is not the one it was computed at. Every change of a case appends
+# an event, so a memo is at most BOARD_TTL_S seconds behind only the passing of time (即将超期/已超期).
+
+BOARD_TTL_S = float(os.environ.get("PINGAN_BOARD_TTL_S", "10"))
+_memo: dict[tuple[Any, ...], tuple[float, tuple[int, int], Any]] = {}
+_memo_lock = threading.Lock()
+_generation = [0]
+
+
+def _scope_key(actor: Actor) -> tuple[Any, ...]:
+    own = actor.id if actor.role == Role.GRID_WORKER else None
+    return (str(actor.role), actor.region_code, actor.department_id, actor.channel, own)
+
+
+def memoised(session: Session, what: tuple[Any, ...], actor: Actor, compute: Any) -> Any:
+    engine = session.get_bind().engine
+    key = (id(engine), str(engine.url), what, _scope_key(actor))
+    now = time.monotonic()
+    stamp = (_generation[0], int(session.scalar(select(func.max(CaseEvent.id))) or 0))
+    hit = _memo.get(key)
+    if hit is not None and hit[1] == stamp and now - hit[0] < BOARD_TTL_S:
+        return hit[2]
+    value = compute()
+    with _memo_lock:
+        if len(_memo) > 10_000:
+            _memo.clear()
+        _memo[key] = (now, stamp, value)
+    return value
+
+
+def _forget_on_write(session: Session, _ctx: Any) -> None:
+    if any(isinstance(o, Case | CaseDepartment | CaseEvent) for o in (*session.new, *session.dirty, *session.deleted)):
+        _generation[0] += 1
+
+
+if not event.contains(Session, "after_flush", _forget_on_write):
+    event.listen(Session, "after_flush", _forget_on_write)
+
+
+def intake_today(session: Session, actor: Actor) -> dict[str, int]:
+    """Cases received today (China time) per channel, in the actor's scope."""
+    day = today_start().date().isoformat()
+    return dict(memoised(session, ("intake", day), actor, lambda: _intake_today(session, actor)))
+
+
+def queue_counts(session: Session, actor: Actor, names: list[str]) -> dict[str, int]:
+    return dict(memoised(session, ("queues", *names), actor, lambda: _queue_counts(session, actor, names)))
 
 
 # --- The case list with the page's filters ---

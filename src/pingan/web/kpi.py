@@ -63,7 +63,7 @@ def table(session: Session, actor: Actor, by: str, w: mk.Window) -> tuple[dict[s
     pol = mk.policy()
     total_data = mk.compute(ctx(session, actor, "total", w), list(METRICS))
     total = {m: mk.figure(pol, m, *total_data[m].get(mk.TOTAL_KEY, (0, 0))) for m in METRICS}
-    data = mk.compute(ctx(session, actor, by, w), list(METRICS))
+    data = total_data if by == "total" else mk.compute(ctx(session, actor, by, w), list(METRICS))
     keys = sorted({k for per in data.values() for k in per})
     names = labels(session, by, keys)
     rows = [

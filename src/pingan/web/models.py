@@ -3,7 +3,8 @@
 - the queues' newest-first lists (待派遣 with routing suggestions, any status filter of the case list);
 - the case list filtered by channel, newest first (the intake tiles link there);
 - the live map and its server-sent events (cases changed since …, newest first);
-- a department's data scope (its cases through case_departments), for the workbench and its lists.
+- a department's data scope (its cases through case_departments), for the workbench and its lists;
+- a department's cases by deadline: the workbench's own closure figures (结案率, 按期结案率) — migration 0011_web_perf.
 """
 
 from __future__ import annotations
@@ -19,4 +20,12 @@ ix_case_departments_dept_case = Index(
     "ix_case_departments_dept_case", CaseDepartment.department_id, CaseDepartment.case_id
 )
 
-WEB_INDEXES = (ix_cases_status_received, ix_cases_channel_received, ix_cases_updated, ix_case_departments_dept_case)
+ix_cases_department_deadline = Index("ix_cases_department_deadline", Case.department_id, Case.deadline_at)
+
+WEB_INDEXES = (
+    ix_cases_status_received,
+    ix_cases_channel_received,
+    ix_cases_updated,
+    ix_case_departments_dept_case,
+    ix_cases_department_deadline,
+)

@@ -373,7 +373,11 @@ def workbench(request: Request, session: SessionDep, queue: str = "assigned") ->
     queue = queue if queue in data.WORKBENCH_QUEUES else "assigned"
     rows, _ = data.case_page(session, actor, data.Filters(queue=queue, sort="deadline_at"), count=False)
     w = metrics.window(None, None)
-    total = metrics.table(session, actor, "total", w)[0] if actor.role in metrics.STATS_ROLES else None
+    total = None
+    if actor.role in metrics.STATS_ROLES:
+        # The last 30 days' figures, memoised like the queue counts (dropped when this process writes a case).
+        rates = lambda: metrics.table(session, actor, "total", w)[0]  # noqa: E731
+        total = data.memoised(session, ("workbench_rates",), actor, rates)
     span = {"since": w.since.isoformat(), "until": w.until.isoformat()}
     return render(
         request,
@@ -455,6 +459,7 @@ def channel_label(ch: str) -> str:
 
 
 env.globals["channel_label"] = channel_label
+env.globals["fmt_count"] = data.fmt_count
 env.globals["fmt_rate"] = lambda n, d: f"{100 * n / d:.1f}%" if d else "—"
 env.globals["is_overdue"] = lambda c, now: bool(
     c.status in lifecycle.WITH_DEPARTMENT and c.deadline_at and c.deadline_at < now
