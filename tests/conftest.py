@@ -47,6 +47,7 @@ PG_ADMIN_URL = os.environ.get("PINGAN_TEST_PG", "postgresql+psycopg://postgres@1
 # Tables emptied before each test (organisation and accounts are kept).
 VOLATILE = ["outbox", "case_events", "case_departments", "attachments", "cases", "holiday_notices", "auth_tokens"]
 VOLATILE += ["rate_counters"]  # rate limits are shared through the database: each test starts afresh
+VOLATILE += ["audit_ledger", "audit_ledger_head"]  # the global anchor ledger follows the cases
 VOLATILE += ["metric_facts"]  # the KPI rollup (pingan.metrics.rollup) follows the timeline
 
 

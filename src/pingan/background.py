@@ -1,4 +1,5 @@
-"""Work a server process does besides answering requests: the sweeper and outbox delivery."""
+"""Work a server process does besides answering requests: the sweeper, outbox delivery and anchoring the
+case timelines in the global audit ledger (safe with several processes: each job locks what it takes)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from pingan.audit.ledger import anchor
 from pingan.cases.sweeper import sweep_once
 from pingan.config import Settings
 from pingan.metrics import rollup
@@ -40,6 +42,7 @@ class Worker(threading.Thread):
                 lambda: sweep_once(self.factory),
                 lambda: deliver(self.factory, self.senders),
                 lambda: rollup.catch_up(self.factory),  # KPI rollup: events written around the ORM
+                self._anchor,  # the global audit ledger (pingan.audit.ledger)
                 *self.extra,
             ]
             for job in jobs:
@@ -48,6 +51,9 @@ class Worker(threading.Thread):
                 except Exception:  # keep the loop alive; the next pass retries
                     log.exception("background job failed")
             self.stop_event.wait(self.settings.sweeper_interval_s)
+
+    def _anchor(self) -> None:
+        anchor(self.factory)
 
     def stop(self) -> None:
         self.stop_event.set()

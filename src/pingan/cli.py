@@ -67,8 +67,7 @@ def serve(
     console.print(f"Pingan 平安 at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
     # Worker processes build their own app from the environment.
     os.environ["PINGAN_DB_URL"] = s.db_url
-    uvicorn.run("pingan.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+    uvicorn.run("pingan.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 def _seed_org(s: Settings) -> None:
@@ -175,31 +174,65 @@ def policy_check(file: Path) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOpt = None) -> None:
-    """Check every case timeline's hash chain; names each edited or deleted event."""
+def audit_verify(
+    db: DbOpt = None,
+    ledger_head: Annotated[
+        str | None,
+        typer.Option("--ledger-head", help="SEQ:HASH recorded from an earlier run: the ledger must still hold it"),
+    ] = None,
+) -> None:
+    """Check every case timeline's hash chain, the security log and the global anchor ledger; names each
+    edited or deleted event and each deleted case. Prints the ledger head: keep it outside the database."""
     from rich.progress import Progress
 
+    from pingan.audit import ledger
     from pingan.audit.chain import verify_all
-    from pingan.db import make_engine, make_session_factory
+    from pingan.db import make_engine, make_readonly_factory
 
+    try:
+        expect = ledger.parse_head(ledger_head) if ledger_head else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ledger-head") from exc
     s = _settings(db)
     engine = make_engine(s.db_url)
-    with make_session_factory(engine)() as session, Progress(console=console, transient=True) as progress:
+    # One read transaction over one snapshot, so that writes going on meanwhile (a running server) do not
+    # look like tampering: REPEATABLE READ on PostgreSQL; on SQLite a deferred (WAL) read, no write lock.
+    snap = engine.execution_options(isolation_level="REPEATABLE READ") if engine.dialect.name != "sqlite" else engine
+    with make_readonly_factory(snap)() as session, Progress(console=console, transient=True) as progress:
         progress.add_task("verifying timelines…", total=None)
         n_cases, n_events, problems = verify_all(session)
         from pingan.security.events import verify as verify_security
 
         n_security, security_problems = verify_security(session)
+        report = ledger.verify(session, expect)
     engine.dispose()
-    for p in [*problems, *security_problems]:
-        console.print(f"[red]✗ {p}[/]")
-    if problems or security_problems:
-        console.print(
-            f"[red]{len(problems) + len(security_problems)} problem(s)[/] in {n_cases} cases / {n_events} events"
-            f" / {n_security} security events"
-        )
+    all_problems = [*problems, *security_problems, *report.problems]
+    for p in all_problems:
+        console.print(f"[red]✗ {p}[/]", soft_wrap=True)
+    summary = (
+        f"{n_cases} cases, {n_events} events, {n_security} security events,"
+        f" ledger {report.entries} entries over {report.cases} cases"
+    )
+    head = f"ledger head: {report.head_seq}:{report.head_hash}"
+    if all_problems:
+        console.print(f"[red]{len(all_problems)} problem(s)[/] in {summary}", soft_wrap=True)
+        console.print(head, soft_wrap=True)
         raise typer.Exit(1)
-    console.print(f"[green]✓ chain intact[/]: {n_cases} cases, {n_events} events, {n_security} security events")
+    console.print(f"[green]✓ chain intact[/]: {summary}", soft_wrap=True)
+    console.print(f"{head}  (record it outside this database; pass it back with --ledger-head)", soft_wrap=True)
+
+
+@audit_app.command("anchor")
+def audit_anchor(db: DbOpt = None) -> None:
+    """Anchor new case events in the global ledger now (the server's background job does this every pass)."""
+    from pingan.audit.ledger import anchor
+    from pingan.db import make_engine, make_session_factory
+
+    s = _settings(db)
+    engine = make_engine(s.db_url)
+    n = anchor(make_session_factory(engine), budget_s=3600)
+    engine.dispose()
+    console.print(f"[green]{n} ledger entries appended[/]")
 
 
 @app.command()

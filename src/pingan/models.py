@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "pingan.dispatch.models",
     "pingan.sim.models",
     "pingan.web.models",
+    "pingan.audit.models",
 ]
 
 for _name in MODEL_MODULES:
