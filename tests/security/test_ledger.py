@@ -204,3 +204,24 @@ def test_an_event_still_in_flight_is_not_skipped(api, db) -> None:  # type: igno
     finally:
         conn.close()
         late.dispose()
+
+
+def test_the_server_background_job_anchors(api, db) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from pingan.background import Worker
+
+    case_id = new_case(api, "BG-1")["case_id"]
+    worker = Worker(make_session_factory(db.engine), db.settings(sweeper_interval_s=0.2))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        anchored = None
+        while anchored is None and time.monotonic() < deadline:
+            with Session(db.engine) as s:
+                anchored = s.scalar(select(LedgerEntry.subject_seq).where(LedgerEntry.case_id == case_id))
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+        worker.join(30)
+    assert anchored is not None and anchored >= 1
