@@ -26,17 +26,18 @@ def _waiting_case(api: Any) -> dict[str, Any]:
     return dict(case)
 
 
-def _item(api: Any, case_id: int, user: str = "paiqian") -> dict[str, Any] | None:
-    r = api.get(user, "/api/v1/routing/queue", params={"page_size": 100})
+def _item(api: Any, case: dict[str, Any], user: str = "paiqian") -> dict[str, Any] | None:
+    """The case's entry in the queue, found by the queue's search on its tracking code."""
+    r = api.get(user, "/api/v1/routing/queue", params={"q": case["tracking_code"].lower()})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["total"] >= len(body["items"])
-    return next((i for i in body["items"] if i["id"] == case_id), None)
+    assert body["total"] == len(body["items"]) <= 1
+    return next((i for i in body["items"] if i["id"] == case["id"]), None)
 
 
 def test_queue_lists_waiting_cases_with_top3_suggestions_and_reasons(api, db) -> None:  # type: ignore[no-untyped-def]
     case = _waiting_case(api)
-    item = _item(api, case["id"])
+    item = _item(api, case)
     assert item is not None and item["tracking_code"] == case["tracking_code"] and item["version"] == case["version"]
     sugg = item["suggestions"]
     assert [s["rank"] for s in sugg] == [1, 2, 3]
@@ -62,7 +63,7 @@ def test_queue_lists_waiting_cases_with_top3_suggestions_and_reasons(api, db) ->
 
 def test_dispatch_to_another_suggestion_is_recorded_as_a_correction(api, db) -> None:  # type: ignore[no-untyped-def]
     case = _waiting_case(api)
-    item = _item(api, case["id"])
+    item = _item(api, case)
     assert item is not None
     second = item["suggestions"][1]
     out = act(
@@ -75,7 +76,7 @@ def test_dispatch_to_another_suggestion_is_recorded_as_a_correction(api, db) -> 
         version=item["version"],
     )
     assert out["status"] == "assigned"
-    assert _item(api, case["id"]) is None  # no longer waiting
+    assert _item(api, case) is None  # no longer waiting
     with db.session() as s:
         c = s.get(Case, case["id"])
         assert c is not None and c.department_id == second["department_id"] and c.category == second["category"]
@@ -91,14 +92,19 @@ def test_queue_page(api) -> None:  # type: ignore[no-untyped-def]
     r = client.post("/api/v1/auth/login", json={"username": "paiqian", "password": DEMO_PASSWORD})
     assert r.status_code == 200
     page = client.get("/dispatch-queue")
-    assert page.status_code == 200
-    html = page.text
+    assert page.status_code == 200 and "待派遣" in page.text
+    # The search keeps the case (by tracking code, or by words of its title).
+    html = client.get("/dispatch-queue", params={"q": case["tracking_code"]}).text
+    assert html.count('data-testid="dq-case"') == 1
+    assert case["tracking_code"] in client.get("/dispatch-queue", params={"q": "强制购买教辅"}).text
+    none = client.get("/dispatch-queue", params={"q": "没有这样的标题%_"}).text
+    assert 'data-testid="dq-case"' not in none and "待派遣 0 件" in none
     assert 'href="/dispatch-queue" aria-current="page"' in html and "待派遣队列" in html
     assert case["tracking_code"] in html and "依据词" in html and "派遣至" in html and "改派其他部门" in html
     assert f'aria-label="派遣 {case["tracking_code"]} 至 ' in html
     assert client.get("/dispatch-queue", params={"page": "abc"}).status_code == 422
     client.cookies.set("pingan_lang", "en")
-    en = client.get("/dispatch-queue").text
+    en = client.get("/dispatch-queue", params={"q": case["tracking_code"]}).text
     assert "Dispatch queue" in en and "Words behind it" in en
     client.cookies.clear()
     # A department's handler has no link and is refused politely.
@@ -107,3 +113,19 @@ def test_queue_page(api) -> None:  # type: ignore[no-untyped-def]
     refused = client.get("/dispatch-queue")
     assert refused.status_code == 403 and "待派遣队列" in refused.text
     client.cookies.clear()
+
+
+def test_a_flagged_police_matter_shows_the_transfer_rule(api) -> None:  # type: ignore[no-untyped-def]
+    made = new_case(
+        api, "DQ" + uuid.uuid4().hex[:10], title="小区楼下有人持刀抢劫", content="刚刚在小区门口，有人持刀抢劫路人"
+    )
+    case = api.get("paiqian", f"/api/v1/cases/{made['case_id']}").json()
+    if case["status"] == "received":
+        case = act(api, "paiqian", case["id"], "register", note="先立案")
+    item = _item(api, case)
+    assert item is not None and item["triage"] and "持刀" in item["triage"]
+    client = api.client
+    client.post("/api/v1/auth/login", json={"username": "paiqian", "password": DEMO_PASSWORD})
+    html = client.get("/dispatch-queue", params={"q": case["tracking_code"]}).text
+    client.cookies.clear()
+    assert 'data-testid="dq-triage"' in html and "转办提示" in html

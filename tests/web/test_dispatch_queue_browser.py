@@ -53,12 +53,18 @@ def _waiting_case(live: Live, title: str, content: str) -> int:
     return cid
 
 
+def _queued(live: Live, case_id: int) -> dict[str, Any]:
+    code = live.api("GET", "paiqian", f"/api/v1/cases/{case_id}").json()["tracking_code"]
+    items = live.api("GET", "paiqian", "/api/v1/routing/queue", params={"q": code}).json()["items"]
+    assert [i["id"] for i in items] == [case_id]
+    return dict(items[0])
+
+
 def test_dispatcher_dispatches_from_the_queue_by_clicking(browser: Any, live_server: Live, shots: Path) -> None:
     live = live_server
     cid = _waiting_case(live, "出租车拒载还绕路", "在火车站打车，出租车司机拒载，还故意绕路多收费。")
     other = _waiting_case(live, "小区噪音扰民", "楼下商铺晚上十一点后还在放高音喇叭，严重影响休息。")
-    suggestions = live.api("GET", "paiqian", "/api/v1/routing/queue", params={"page_size": 100}).json()["items"]
-    item = next(i for i in suggestions if i["id"] == cid)
+    item, other_item = _queued(live, cid), _queued(live, other)
     if not item["suggestions"]:
         pytest.skip("no routing model installed: the queue has no suggestions to click")
 
@@ -66,6 +72,11 @@ def test_dispatcher_dispatches_from_the_queue_by_clicking(browser: Any, live_ser
     # The navigation leads the dispatcher to the queue.
     page.get_by_role("navigation", name="main").get_by_role("link", name="待派遣队列").click()
     page.wait_for_url(re.compile(r"/dispatch-queue$"))
+    code = item["tracking_code"]
+    # Other tests leave cases waiting too: the dispatcher finds this one by its tracking code.
+    page.get_by_role("search").get_by_label("关键词/编号").fill(code)
+    with page.expect_navigation():
+        page.get_by_role("search").get_by_role("button", name="查询").click()
     card = page.locator(f"[data-testid=dq-case][data-case='{cid}']")
     sugg = card.get_by_test_id("dq-suggestion")
     assert sugg.count() == 3
@@ -79,7 +90,6 @@ def test_dispatcher_dispatches_from_the_queue_by_clicking(browser: Any, live_ser
 
     # One click on the second suggestion dispatches the case there (a correction of the routing).
     chosen = item["suggestions"][1]
-    code = item["tracking_code"]
     button = card.get_by_role("button", name=re.compile(f"^派遣 {code} 至 {re.escape(chosen['department_name'])}"))
     button.click()
     done = card.get_by_test_id("dq-done")
@@ -94,13 +104,13 @@ def test_dispatcher_dispatches_from_the_queue_by_clicking(browser: Any, live_ser
         deps = {d.code: d for d in s.scalars(select(Department).where(Department.code.in_(["sthj", "cg"])))}
     context.close()
     # The correction: a department and a category other than the routing's first choice.
-    top = next(i for i in suggestions if i["id"] == other)["suggestions"][0]
+    top = other_item["suggestions"][0]
     target = next(d for code, d in sorted(deps.items()) if d.id != top["department_id"])
     category = next(c for c in ("环境保护", "城乡建设") if c != top["category"])
 
     # On a 360 px phone: the queue fits the width, and a correction to another department goes through.
     context, phone = _login(browser, live, "paiqian", viewport={"width": 360, "height": 760}, is_mobile=True)
-    phone.goto(f"{live.url}/dispatch-queue")
+    phone.goto(f"{live.url}/dispatch-queue?q={other_item['tracking_code']}")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     card = phone.locator(f"[data-testid=dq-case][data-case='{other}']")
     assert card.get_by_test_id("dq-suggestion").count() == 3

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from pingan.cases import lifecycle
@@ -120,13 +121,20 @@ def _triage_text(triage: Any) -> str | None:
     return f"{label}（{words}）" if label and words else (str(label) if label else None)
 
 
-def _queue_query(actor: Actor) -> Any:
-    return scoped(select(Case), actor).where(Case.status == lifecycle.Status.REGISTERED)
+def _queue_query(actor: Actor, search: str = "") -> Any:
+    q = scoped(select(Case), actor).where(Case.status == lifecycle.Status.REGISTERED)
+    search = search.strip()
+    if search:
+        q = q.where(or_(Case.tracking_code == search.upper(), Case.title.contains(search, autoescape=True)))
+    return q
 
 
-def queue(session: Session, actor: Actor, page: int = 1, page_size: int = PAGE_SIZE) -> dict[str, Any]:
-    """Cases waiting for dispatch that the actor may see, oldest first, with their suggestions."""
-    q = _queue_query(actor)
+def queue(
+    session: Session, actor: Actor, page: int = 1, page_size: int = PAGE_SIZE, search: str = ""
+) -> dict[str, Any]:
+    """Cases waiting for dispatch that the actor may see, oldest first, with their suggestions; `search`
+    keeps those whose tracking code is it or whose title contains it."""
+    q = _queue_query(actor, search)
     total = int(session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0)
     rows = session.scalars(q.order_by(Case.received_at, Case.id).offset((page - 1) * page_size).limit(page_size))
     items = []
@@ -175,17 +183,20 @@ def queue_api(
     actor: ActorDep,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
+    q: Annotated[str, Query(max_length=100, description="tracking code, or words of the title")] = "",
 ) -> dict[str, Any]:
-    return queue(session, actor, page, page_size)
+    return queue(session, actor, page, page_size, q)
 
 
 @router.get("/dispatch-queue", response_class=HTMLResponse, include_in_schema=False)
 @web.page
-def queue_page(request: Request, session: SessionDep, page: int = 1) -> Response:
+def queue_page(
+    request: Request, session: SessionDep, page: int = 1, q: Annotated[str, Query(max_length=100)] = ""
+) -> Response:
     user, actor = page_user(request, session)
     _check_role(actor)
     page = max(1, min(page, 100000))
-    data = queue(session, actor, page)
+    data = queue(session, actor, page, search=q)
     departments = list(session.scalars(select(Department).where(Department.active.is_(True)).order_by(Department.id)))
     can_assign = any(t.action == "assign" for t in lifecycle.available(lifecycle.Status.REGISTERED, actor.role))
     return web.render(
@@ -198,4 +209,6 @@ def queue_page(request: Request, session: SessionDep, page: int = 1) -> Response
         departments=departments,
         labels=LABELS,
         can_assign=can_assign,
+        search=q.strip(),
+        page_q=lambda n: urlencode({k: v for k, v in (("q", q.strip()), ("page", n)) if v}),
     )
