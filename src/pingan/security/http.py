@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
+
+from pingan.db import make_engine
 
 log = logging.getLogger("pingan.security")
 
@@ -92,6 +96,33 @@ def retry_after(limit: int, window: int, elapsed: float, hits: int, prev_hits: i
     return (window - elapsed) + max(window * (1 - (limit - 1) / max(hits, 1)), 0.0)
 
 
+_COUNTER_ENGINES: dict[str, Engine] = {}
+_COUNTER_LOCK = threading.Lock()
+
+
+def counter_engine(url: str) -> Engine:
+    """One small pool per process and database for the counters, every statement its own transaction, and no
+    wait for the disk at commit (PostgreSQL synchronous_commit off; SQLite WAL synchronous NORMAL): a crash
+    may forget the last moments' counts, never corrupt anything, and the request does not pay for an fsync."""
+    with _COUNTER_LOCK:
+        engine = _COUNTER_ENGINES.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                engine = make_engine(url)
+
+                @event.listens_for(engine, "connect")
+                def _relaxed(dbapi_conn: Any, _record: Any) -> None:  # runs after make_engine's pragmas
+                    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+            else:
+                engine = make_engine(
+                    url, pool_size=2, max_overflow=8, connect_args={"options": "-c synchronous_commit=off"}
+                )
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT", sqlite_begin="NONE")
+            _COUNTER_ENGINES[url] = engine
+        return engine
+
+
 @dataclass
 class RateLimiter:
     """Rate limits per (rule, client address), counted in the database (`rate_counters`) so that every
@@ -116,8 +147,7 @@ class RateLimiter:
     def _conn_engine(self) -> Engine:
         if self._autocommit is None:
             assert self.engine is not None
-            # Each statement its own transaction (no BEGIN IMMEDIATE round trip on SQLite).
-            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT", sqlite_begin="NONE")
+            self._autocommit = counter_engine(self.engine.url.render_as_string(hide_password=False))
         return self._autocommit
 
     def check(self, rule: Rule, who: str, now: float | None = None) -> float | None:
