@@ -465,3 +465,12 @@ env.globals["is_overdue"] = lambda c, now: bool(
     c.status in lifecycle.WITH_DEPARTMENT and c.deadline_at and c.deadline_at < now
 )
 env.globals["Status"] = lifecycle.Status
+
+
+def precompile() -> None:
+    """Compile every template once when the server starts, so that no user's first page pays for it."""
+    for name in env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        env.get_template(name)
+
+
+precompile()
