@@ -87,10 +87,8 @@ def route(
     decision.model = str(model.meta.get("data_sha256", ""))[:12]
     decision.category = pred.category
     decision.confidence = pred.confidence
-    # Departments read once per session (a batch of intake shares them), not once per suggestion.
-    cache: dict[str, Any] = session.info.setdefault("routing_departments", {})
     for i, sug in enumerate(pred.top):
-        a = responsibility.assign(session, sug.category, text, county_code, pol, cache)
+        a = responsibility.assign(session, sug.category, text, county_code, pol)
         decision.suggestions.append(
             {
                 "category": sug.category,

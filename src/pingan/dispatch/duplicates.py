@@ -177,15 +177,26 @@ class TextModel:
         _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
         return float(np.dot(a[1][ia], b[1][ib]))
 
+    def run_cols(self, title: str, content: str) -> list[tuple[str, list[int]]]:
+        """The query's runs of text with the columns of their bigrams (computed once per query)."""
+        return [
+            (run, self.cols_of(_codes([run])).tolist())
+            for run in _runs(self.text_of(title, content), self.stop_terms)
+            if len(run) >= 2
+        ]
+
     def shared_phrases(
-        self, title: str, content: str, other_cols: set[int], n: int = 3, longest: int = 12
+        self,
+        title: str,
+        content: str,
+        other_cols: set[int],
+        n: int = 3,
+        longest: int = 12,
+        runs: list[tuple[str, list[int]]] | None = None,
     ) -> list[str]:
         """Longest runs of the query's text (≤ `longest` characters) whose bigrams the other matter also has."""
         found: dict[str, float] = {}
-        for run in _runs(self.text_of(title, content), self.stop_terms):
-            if len(run) < 2:
-                continue
-            cols = self.cols_of(_codes([run])).tolist()
+        for run, cols in runs if runs is not None else self.run_cols(title, content):
             i = 0
             while i < len(cols):
                 j = i
@@ -634,6 +645,21 @@ def _fmt_hours(h: float) -> str:
     return f"{h:.1f}"
 
 
+@dataclass
+class Query:
+    """One new matter to find duplicates for (see `candidates`)."""
+
+    title: str
+    content: str
+    lon: float | None
+    lat: float | None
+    at: datetime
+    town_code: str | None = None
+    county_code: str | None = None
+    exclude_case_id: int | None = None
+    before_id: int | None = None  # only cases stored before this one (a batch's later cases are not candidates)
+
+
 def candidates(
     session: Session,
     *,
@@ -650,8 +676,6 @@ def candidates(
     county_code: str | None = None,
     actor: Actor | None = None,
     fallback: bool = False,
-    index: DupIndex | None = None,
-    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Open cases that may be the same matter, best first: {case_id, tracking_code, title, status, score,
     text_similarity, distance_m, hours_apart, why}. Defaults come from data/policy/duplicates.yaml.
@@ -659,28 +683,61 @@ def candidates(
     With coordinates: cases within `radius_m` (and cases without coordinates in the same town/street, on text
     alone); without: cases in the same town/street, or the same county when the town is unknown. `actor`
     limits the answer to cases that actor may see. `fallback=True` answers from the bounded SQL query that is
-    used while the process's index is being built (for comparisons). `index` is one the caller brought up to
-    date (many calls in one transaction); `before_id` keeps only cases stored before that one (a batch's own
-    later cases are not candidates of its earlier ones).
+    used while the process's index is being built (for comparisons).
     """
+    q = Query(title, content, lon, lat, at, town_code, county_code, exclude_case_id)
+    return candidates_many(
+        session, [q], radius_m=radius_m, days=days, limit=limit, actor=actor, fallback=fallback
+    )[0]
+
+
+def candidates_many(
+    session: Session,
+    queries: Sequence[Query],
+    *,
+    radius_m: float | None = None,
+    days: float | None = None,
+    limit: int | None = None,
+    actor: Actor | None = None,
+    fallback: bool = False,
+) -> list[list[dict[str, Any]]]:
+    """`candidates` for many matters at once (an intake batch): one index refresh and one confirming query."""
     pol = policy()
     radius = float(radius_m if radius_m is not None else pol.radius_m)
     window_s = float(days if days is not None else pol.days) * 86400.0
     n = int(limit if limit is not None else pol.limit)
-    if radius <= 0 or window_s <= 0 or n <= 0:
-        return []
-    t0 = _epoch(at)
-    idx = index
-    if idx is None and not fallback:
-        idx = index_for(session, pol, wait=False)
-    if idx is None:
-        idx = _fallback_index(session, pol, lon, lat, t0, radius, window_s, town_code, county_code)
-    with idx.lock:
-        ranked = _rank(
-            idx, pol, title, content, lon, lat, t0, exclude_case_id, radius, window_s, n, town_code, county_code,
-            before_id,
-        )
-    return _confirm(session, idx, ranked, n, actor)
+    if radius <= 0 or window_s <= 0 or n <= 0 or not queries:
+        return [[] for _ in queries]
+    shared = None if fallback else index_for(session, pol, wait=False)
+    ranked: list[tuple[DupIndex, list[_Hit]]] = []
+    for q in queries:
+        t0 = _epoch(q.at)
+        idx = shared or _fallback_index(session, pol, q.lon, q.lat, t0, radius, window_s, q.town_code, q.county_code)
+        with idx.lock:
+            hits = _rank(
+                idx, pol, q.title, q.content, q.lon, q.lat, t0, q.exclude_case_id, radius, window_s, n,
+                q.town_code, q.county_code, q.before_id,
+            )
+        ranked.append((idx, hits))
+    ids = sorted({h.case_id for _, hits in ranked for h in hits})
+    live: dict[int, Any] = {}
+    visible: set[int] = set()
+    for k in range(0, len(ids), 1000):
+        chunk = ids[k : k + 1000]
+        rows = session.execute(
+            select(Case.id, Case.tracking_code, Case.status, Case.title).where(Case.id.in_(chunk))
+        ).all()
+        live.update({int(r[0]): r for r in rows})
+        if actor is not None:
+            from pingan.cases.queries import scoped
+
+            visible.update(session.scalars(scoped(select(Case.id).where(Case.id.in_(chunk)), actor)))
+    if actor is None:
+        visible = set(live)
+    return [
+        _confirm(idx, hits, n, live, visible, q.title, q.content)
+        for q, (idx, hits) in zip(queries, ranked, strict=True)
+    ]
 
 
 @dataclass
@@ -692,7 +749,6 @@ class _Hit:
     distance_m: float | None
     hours: float
     area: str | None  # "town" / "county" when matched by area instead of distance
-    why: list[str] = field(default_factory=list)
 
 
 def _rank(
@@ -770,13 +826,10 @@ def _rank(
             prev = hits.get(slot)
             if prev is None or prev.score < hit.score:
                 hits[slot] = hit
-    best = sorted(hits.values(), key=lambda h: (-h.score, h.case_id))[: max(3 * n, n + 5)]
-    for h in best:
-        h.why = _why(idx, h, title, content)
-    return best
+    return sorted(hits.values(), key=lambda h: (-h.score, h.case_id))[: max(3 * n, n + 5)]
 
 
-def _why(idx: DupIndex, h: _Hit, title: str, content: str) -> list[str]:
+def _why(idx: DupIndex, h: _Hit, title: str, content: str, runs: list[tuple[str, list[int]]]) -> list[str]:
     why: list[str] = []
     if h.distance_m is not None:
         why.append(f"距离 {h.distance_m:.0f} 米 ({h.distance_m:.0f} m apart)")
@@ -787,24 +840,25 @@ def _why(idx: DupIndex, h: _Hit, title: str, content: str) -> list[str]:
     why.append(f"受理时间相隔 {_fmt_hours(h.hours)} 小时 ({_fmt_hours(h.hours)} h apart)")
     why.append(f"文本相似度 {h.text:.2f} (text similarity)")
     cols = {int(c) for c in idx.cols[h.slot] if c != idx.model.pad}
-    phrases = idx.model.shared_phrases(title, content, cols)
+    phrases = idx.model.shared_phrases(title, content, cols, runs=runs)
     if phrases:
         why.append(f"共同词语 (shared words)：{'、'.join(phrases)}")
     return why
 
 
-def _confirm(session: Session, idx: DupIndex, ranked: list[_Hit], n: int, actor: Actor | None) -> list[dict[str, Any]]:
-    """Re-read the best hits: only cases still open (and visible to the actor) are returned."""
+def _confirm(
+    idx: DupIndex,
+    ranked: list[_Hit],
+    n: int,
+    live: dict[int, Any],
+    visible: set[int],
+    title: str,
+    content: str,
+) -> list[dict[str, Any]]:
+    """The best hits still open (per `live`, just re-read) and visible to the actor, with their why."""
     if not ranked:
         return []
-    from pingan.cases.queries import scoped
-
-    ids = [h.case_id for h in ranked]
-    rows = session.execute(select(Case.id, Case.tracking_code, Case.status, Case.title).where(Case.id.in_(ids))).all()
-    live = {int(r[0]): r for r in rows}
-    visible = set(live)
-    if actor is not None:
-        visible = set(session.scalars(scoped(select(Case.id).where(Case.id.in_(ids)), actor)))
+    runs = idx.model.run_cols(title, content)
     out: list[dict[str, Any]] = []
     with idx.lock:
         for h in ranked:
@@ -824,7 +878,7 @@ def _confirm(session: Session, idx: DupIndex, ranked: list[_Hit], n: int, actor:
                     "text_similarity": round(h.text, 4),
                     "distance_m": None if h.distance_m is None else round(h.distance_m, 1),
                     "hours_apart": round(h.hours, 2),
-                    "why": h.why,
+                    "why": _why(idx, h, title, content, runs),
                 }
             )
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -16,12 +18,22 @@ def policy() -> ResponsibilityPolicy:
     return registry.load("responsibility", ResponsibilityPolicy)
 
 
+@dataclass(frozen=True)
+class DeptRef:
+    """What routing needs of a department (cached per process, see `_departments`)."""
+
+    id: int
+    code: str
+    name: str
+    active: bool
+
+
 @dataclass
 class Assignment:
     rule: ResponsibilityRule
     matched: list[str]
-    lead: Department | None
-    co: list[Department] = field(default_factory=list)
+    lead: DeptRef | None
+    co: list[DeptRef] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -33,10 +45,29 @@ class Assignment:
         }
 
 
-def _departments(session: Session, codes: set[str]) -> dict[str, Department]:
-    if not codes:
-        return {}
-    return {d.code: d for d in session.scalars(select(Department).where(Department.code.in_(sorted(codes))))}
+DEPARTMENTS_TTL_S = 60.0  # a department added or stopped is routed to (or not) within this long
+_DEPTS: dict[str, tuple[float, dict[str, DeptRef]]] = {}
+_DEPTS_LOCK = threading.Lock()
+
+
+def _departments(session: Session) -> dict[str, DeptRef]:
+    """Every department by code, read once a minute per process and database (routing asks on every case)."""
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    with _DEPTS_LOCK:
+        hit = _DEPTS.get(key)
+    if hit is not None and now - hit[0] < DEPARTMENTS_TTL_S:
+        return hit[1]
+    deps = {d.code: DeptRef(d.id, d.code, d.name, d.active) for d in session.scalars(select(Department))}
+    if deps:
+        with _DEPTS_LOCK:
+            _DEPTS[key] = (now, deps)
+    return deps
+
+
+def forget_departments() -> None:
+    with _DEPTS_LOCK:
+        _DEPTS.clear()
 
 
 def assign(
@@ -45,7 +76,6 @@ def assign(
     text: str,
     county_code: str | None,
     pol: ResponsibilityPolicy | None = None,
-    cache: dict[str, Department] | None = None,
 ) -> Assignment | None:
     """The rule that owns this matter and its departments: the county counterpart where one exists (and the
     rule's level is county), else the city department. None when no rule matches."""
@@ -60,13 +90,9 @@ def assign(
             return [f"{code}_{county_code}", code]
         return [code]
 
-    wanted = {k for c in [rule.lead, *rule.co] for k in key(c)}
-    deps = cache if cache is not None else {}
-    missing = wanted - deps.keys()
-    if missing:
-        deps.update(_departments(session, missing))
+    deps = _departments(session)
 
-    def pick(code: str) -> Department | None:
+    def pick(code: str) -> DeptRef | None:
         for k in key(code):
             d = deps.get(k)
             if d is not None and d.active:

@@ -252,10 +252,12 @@ _gazetteers: dict[str, tuple[int, Gazetteer]] = {}
 def gazetteer(session: Session) -> Gazetteer:
     """The gazetteer of this database, cached per process; rebuilt when the registered places change
     (their `geo_layer_state` row "places" carries a version, as the grid layer's does)."""
-    from pingan.geo.models import GeoPlace, LayerState
+    from pingan.geo.models import GeoPlace
 
     key = str(session.get_bind().engine.url)
-    version = int(session.scalar(select(LayerState.version).where(LayerState.name == "places")) or 0)
+    from pingan.geo.locator import layer_version
+
+    version = layer_version(session, "places")
     with _lock:
         hit = _gazetteers.get(key)
     if hit is not None and hit[0] == version:

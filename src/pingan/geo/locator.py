@@ -174,9 +174,22 @@ def invalidate() -> None:
         _generation += 1
 
 
+def layer_version(session: Session, name: str) -> int:
+    """The version of a layer ("grids", "places"); read once per intake batch (see `batch_cache`)."""
+    cache: dict[str, int] | None = session.info.get(BATCH_CACHE)
+    if cache is not None and name in cache:
+        return cache[name]
+    v = int(session.scalar(select(LayerState.version).where(LayerState.name == name)) or 0)
+    if cache is not None:
+        cache[name] = v
+    return v
+
+
+BATCH_CACHE = "pingan.layer_versions"
+
+
 def _layer_version(session: Session) -> int:
-    v = session.scalar(select(LayerState.version).where(LayerState.name == "grids"))
-    return int(v or 0)
+    return layer_version(session, "grids")
 
 
 def build_index(session: Session) -> GridIndex | None:

@@ -20,11 +20,13 @@ from pingan.cases.models import Case
 from pingan.cases.schemas import ActionInput
 from pingan.dispatch import api as dispatch
 from pingan.dispatch import duplicates
+from pingan.geo import locator
 from pingan.geo.grids import grid_recipients
 from pingan.geo.locate import Location, locate
 from pingan.intake.adapters import IntakeRecord
 from pingan.intake.schemas import IntakeResult
 from pingan.notify import outbox
+from pingan.orgs.models import Department
 from pingan.timeutil import utcnow
 
 SYSTEM = Actor.system("自动派遣")
@@ -42,6 +44,18 @@ def submit_many(
     A (channel, external id) already stored, or repeated within `items`, answers with the stored case.
     """
     at = at or utcnow()
+    # Layer versions read once for the batch; no autoflush, so the batch's writes go out in one flush.
+    session.info[locator.BATCH_CACHE] = {}
+    try:
+        with session.no_autoflush:
+            results = _submit_many(session, items, at)
+    finally:
+        session.info.pop(locator.BATCH_CACHE, None)
+    session.flush()
+    return results
+
+
+def _submit_many(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime) -> list[IntakeResult]:
     first: dict[tuple[str, str], int] = {}
     for i, (rec, _) in enumerate(items):
         first.setdefault((rec.channel, rec.external_id), i)
@@ -52,14 +66,24 @@ def submit_many(
         session, [(st.case, items[i][1], at, st.data) for i, st in zip(fresh, staged, strict=True)]
     )
     by_key: dict[tuple[str, str], IntakeResult] = {k: _result(c, created=False) for k, c in stored.items()}
-    index = duplicates.index_for(session, wait=False) if staged else None
+    new = [(i, st, case) for i, st, (case, created) in zip(fresh, staged, opened, strict=True) if created]
+    found = duplicates.candidates_many(
+        session,
+        [
+            duplicates.Query(
+                c.title, c.content, c.lon, c.lat, c.received_at, c.town_code, c.county_code, before_id=c.id
+            )
+            for _, _, c in new
+        ],
+    )
+    for (_, st, _), dups in zip(new, found, strict=True):
+        st.decision.duplicates = dups
     for i, st, (case, created) in zip(fresh, staged, opened, strict=True):
         rec, actor = items[i]
         if created:
-            by_key[(rec.channel, rec.external_id)] = _after_open(session, case, rec, actor, st, index, at)
+            by_key[(rec.channel, rec.external_id)] = _after_open(session, case, rec, actor, st, at)
         else:
             by_key[(rec.channel, rec.external_id)] = _result(case, created=False)
-    session.flush()
     results: list[IntakeResult] = []
     for i, (rec, _) in enumerate(items):
         r = by_key[(rec.channel, rec.external_id)]
@@ -131,23 +155,10 @@ def _after_open(
     rec: IntakeRecord,
     actor: Actor,
     st: _Staged,
-    index: duplicates.DupIndex | None,
     at: datetime,
 ) -> IntakeResult:
-    """Duplicates (among open cases stored before this one), grid notices, and dispatch when confident."""
+    """Grid notices, and dispatch when confident and not a likely duplicate."""
     decision = st.decision
-    decision.duplicates = duplicates.candidates(
-        session,
-        title=rec.title,
-        content=rec.content,
-        lon=rec.lon,
-        lat=rec.lat,
-        at=rec.received_at,
-        town_code=st.loc.town_code,
-        county_code=st.loc.county_code,
-        index=index,
-        before_id=case.id,
-    )
     if decision.duplicates:
         case.routing = decision.to_json()
     if rec.channel == "police_110":
@@ -169,7 +180,13 @@ def _after_open(
         service.act(
             session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at, flush=False
         )
-    elif decision.auto and decision.department_id and not decision.triage and not _likely_duplicate(decision):
+    elif (
+        decision.auto
+        and decision.department_id
+        and not decision.triage
+        and not _likely_duplicate(decision)
+        and _active(session, decision.department_id)
+    ):
         service.act(session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at, flush=False)
         service.act(
             session,
@@ -186,6 +203,12 @@ def _after_open(
         )
         auto = True
     return _result(case, created=True, auto=auto)
+
+
+def _active(session: Session, department_id: int) -> bool:
+    # Routing reads departments from a per-process cache; the one we hand over to must still be active now.
+    dep = session.get(Department, department_id)
+    return dep is not None and dep.active
 
 
 def _likely_duplicate(decision: dispatch.RoutingDecision) -> bool:
