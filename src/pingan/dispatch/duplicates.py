@@ -543,11 +543,14 @@ def _key(session: Session) -> str:
     return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
-def index_for(session: Session, pol: DuplicatesPolicy | None = None, *, wait: bool = True) -> DupIndex | None:
+def index_for(
+    session: Session, pol: DuplicatesPolicy | None = None, *, wait: bool = True, prime: Sequence[Case] = ()
+) -> DupIndex | None:
     """The process's index of the session's database, brought up to date.
 
     With `wait=False` and no index yet for a large database, the index is built in a background thread and
-    None is returned (the caller answers from the bounded SQL fallback meanwhile).
+    None is returned (the caller answers from the bounded SQL fallback meanwhile). `prime`: cases this
+    transaction has just stored, added from memory instead of being read back.
     """
     pol = pol or policy()
     model = text_model(pol.text)
@@ -570,8 +573,17 @@ def index_for(session: Session, pol: DuplicatesPolicy | None = None, *, wait: bo
         with _INDEXES_LOCK:
             _INDEXES[key] = idx
     with idx.lock:
+        for case in prime:
+            idx.add(_row_of(case))
         idx.refresh(session, pol.resync_seconds)
     return idx
+
+
+def _row_of(case: Case) -> tuple[Any, ...]:
+    """A stored case as the index reads it (`_COLUMNS`), without reading it back."""
+    content = (case.content or "")[:2000]
+    return (case.id, case.tracking_code, case.title, content, case.lat, case.lon, case.received_at,
+            case.town_code, case.county_code)
 
 
 def _build_in_background(session: Session, key: str, model: TextModel, pol: DuplicatesPolicy) -> None:
@@ -700,15 +712,17 @@ def candidates_many(
     limit: int | None = None,
     actor: Actor | None = None,
     fallback: bool = False,
+    stored: Sequence[Case] = (),
 ) -> list[list[dict[str, Any]]]:
-    """`candidates` for many matters at once (an intake batch): one index refresh and one confirming query."""
+    """`candidates` for many matters at once (an intake batch): one index refresh and one confirming query.
+    `stored`: the batch's own new cases (already flushed), which join the index from memory."""
     pol = policy()
     radius = float(radius_m if radius_m is not None else pol.radius_m)
     window_s = float(days if days is not None else pol.days) * 86400.0
     n = int(limit if limit is not None else pol.limit)
     if radius <= 0 or window_s <= 0 or n <= 0 or not queries:
         return [[] for _ in queries]
-    shared = None if fallback else index_for(session, pol, wait=False)
+    shared = None if fallback else index_for(session, pol, wait=False, prime=stored)
     ranked: list[tuple[DupIndex, list[_Hit]]] = []
     for q in queries:
         t0 = _epoch(q.at)

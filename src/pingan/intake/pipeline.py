@@ -75,6 +75,7 @@ def _submit_many(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], 
             )
             for _, _, c in new
         ],
+        stored=[c for _, _, c in new],
     )
     for (_, st, _), dups in zip(new, found, strict=True):
         st.decision.duplicates = dups
