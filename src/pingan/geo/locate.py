@@ -84,15 +84,28 @@ def _ascii_key(text: str) -> str:
     return "".join(ch for ch in text.lower() if "a" <= ch <= "z")
 
 
-def _longest_first(text: str, names: list[tuple[str, Place]]) -> list[tuple[str, Place]]:
+def _by_first_char(names: list[tuple[str, Place]]) -> dict[str, list[tuple[int, str]]]:
+    """Positions of the names in `names`, grouped by their first character (to find them in a text fast)."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for pos, (n, _) in enumerate(names):
+        if n:
+            out.setdefault(n[0], []).append((pos, n))
+    return out
+
+
+def _longest_first(
+    text: str, names: list[tuple[str, Place]], first: dict[str, list[tuple[int, str]]] | None = None
+) -> list[tuple[str, Place]]:
     """Names found in text, longest first; a shorter name counts only where no longer name already matched
     (岳阳楼区 in the text is not also the community 岳阳楼)."""
+    first = first if first is not None else _by_first_char(names)
+    # Only the names that occur at all, in their order in `names`: a lookup per character of the text
+    # instead of a substring search per name.
+    present = sorted({pos for i, ch in enumerate(text) for pos, n in first.get(ch, ()) if text.startswith(n, i)})
     taken = [False] * len(text)
     hits: list[tuple[str, Place]] = []
     span_of: dict[str, list[tuple[int, int]]] = {}
-    for n, r in names:  # sorted by length, longest first
-        if n not in text:
-            continue
+    for n, r in (names[pos] for pos in present):  # sorted by length, longest first
         spans = span_of.get(n)
         if spans is None:
             spans = []
@@ -136,6 +149,7 @@ class Gazetteer:
             if target is not None and len(name) >= 2:
                 self.names.append((name, target))
         self.names.sort(key=lambda nr: -len(nr[0]))
+        self._first = _by_first_char(self.names)
         self.full_names = {r.name for r in regions}
         self.pinyin = [(_pinyin_key(n), n, r) for n, r in self.names if len(n) >= 2]
         self.ascii = [(_ascii_key(k), n, r) for k, n, r in self.pinyin]
@@ -150,7 +164,7 @@ class Gazetteer:
         return out
 
     def _hits(self, text: str) -> tuple[list[tuple[str, Place]], float]:
-        hits = _longest_first(text, self.names)
+        hits = _longest_first(text, self.names, self._first)
         if hits:
             return hits, 1.0
         letters = _ascii_key(text)
