@@ -141,29 +141,37 @@ class RawClient:
             self.writer.close()
 
 
-async def run_single(base: str, token: str, n: int, concurrency: int, run: str) -> dict[str, float]:
+async def drive(
+    base: str, token: str, path: str, jobs: list[tuple[int, bytes]], concurrency: int, ok: int
+) -> tuple[list[float], float]:
+    """Send every (count, body) with `concurrency` connections; latencies and elapsed seconds. A reply with
+    another status, or (for batches) another number created, stops the run."""
     latencies: list[float] = []
-    bodies = [json.dumps(body(i, run), ensure_ascii=False).encode() for i in range(n)]
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
 
     async def worker() -> None:
         client = RawClient(base, token)
         try:
             while not queue.empty():
-                i = queue.get_nowait()
+                count, payload = queue.get_nowait()
                 t0 = time.perf_counter()
-                status, data = await client.post("/api/v1/intake/hotline_12345", bodies[i])
+                status, data = await client.post(path, payload)
                 latencies.append(time.perf_counter() - t0)
-                if status != 201:
+                if status != ok or (ok == 200 and json.loads(data)["created"] != count):
                     raise RuntimeError(f"{status} {data[:200]!r}")
         finally:
             await client.close()
 
     t0 = time.perf_counter()
     await asyncio.gather(*[worker() for _ in range(concurrency)])
-    elapsed = time.perf_counter() - t0
+    return latencies, time.perf_counter() - t0
+
+
+async def run_single(base: str, token: str, n: int, concurrency: int, run: str) -> dict[str, float]:
+    jobs = [(1, json.dumps(body(i, run), ensure_ascii=False).encode()) for i in range(n)]
+    latencies, elapsed = await drive(base, token, "/api/v1/intake/hotline_12345", jobs, concurrency, 201)
     latencies.sort()
     return {"cases_per_s": round(n / elapsed, 1), "p50_ms": round(statistics.median(latencies) * 1000, 2),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2), "n": n,
@@ -171,26 +179,9 @@ async def run_single(base: str, token: str, n: int, concurrency: int, run: str) 
 
 
 async def run_batch(base: str, token: str, n: int, size: int, concurrency: int, run: str) -> dict[str, float]:
-    chunks = [json.dumps([body(i, run) for i in range(k, min(k + size, n))], ensure_ascii=False).encode()
-              for k in range(0, n, size)]
-    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-    for k, chunk in enumerate(chunks):
-        queue.put_nowait((min(size, n - k * size), chunk))
-
-    async def worker() -> None:
-        client = RawClient(base, token)
-        try:
-            while not queue.empty():
-                count, chunk = queue.get_nowait()
-                status, data = await client.post("/api/v1/intake/hotline_12345/batch", chunk)
-                if status != 200 or json.loads(data)["created"] != count:
-                    raise RuntimeError(f"{status} {data[:200]!r}")
-        finally:
-            await client.close()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*[worker() for _ in range(concurrency)])
-    elapsed = time.perf_counter() - t0
+    jobs = [(min(size, n - k), json.dumps([body(i, run) for i in range(k, min(k + size, n))],
+                                          ensure_ascii=False).encode()) for k in range(0, n, size)]
+    _, elapsed = await drive(base, token, "/api/v1/intake/hotline_12345/batch", jobs, concurrency, 200)
     return {"cases_per_s": round(n / elapsed, 1), "batch_size": size, "n": n}
 
 

@@ -57,13 +57,18 @@ def current_user(request: Request, session: SessionDep, authorization: Annotated
     readonly = request.method in ("GET", "HEAD", "OPTIONS")
     user = orgs.authenticate(session, token, timedelta(minutes=settings.session_idle_minutes), touch=not readonly)
     if readonly:
-        # A read holds no SQLite write lock; the activity stamp is its own short write transaction.
-        factory: sessionmaker[Session] = request.app.state.session_factory
-        with factory() as w, w.begin():
-            orgs.touch(w, token)
+        _touch_if_due(request, session, token)
     else:
         session.commit()
     return user
+
+
+def _touch_if_due(request: Request, session: Session, token: str) -> None:
+    # A read holds no SQLite write lock; the activity stamp is its own short write, when it is due.
+    if orgs.touch_due(session, token):
+        factory: sessionmaker[Session] = request.app.state.session_factory
+        with factory() as w, w.begin():
+            orgs.touch(w, token)
 
 
 UserDep = Annotated[User, Depends(current_user)]
@@ -87,6 +92,21 @@ def current_actor(user: UserDep) -> Actor:
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def current_actor_unlocked(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """`current_actor` for endpoints that write in a transaction of their own (the intake batcher): the token
+    is checked in a read-only session, so a request waiting for its batch holds no write lock."""
+    token = _bearer(authorization, request)
+    idle = timedelta(minutes=get_settings(request).session_idle_minutes)
+    factory: sessionmaker[Session] = request.app.state.readonly_factory
+    with factory() as session:
+        user = orgs.authenticate(session, token, idle, touch=False)
+        _touch_if_due(request, session, token)
+        return current_actor(user)
+
+
+UnlockedActorDep = Annotated[Actor, Depends(current_actor_unlocked)]
 
 
 def require_roles(*roles: Role) -> Any:

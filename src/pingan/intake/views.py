@@ -11,7 +11,7 @@ from sqlalchemy import select
 from pingan.cases import lifecycle
 from pingan.cases.actors import Actor
 from pingan.cases.models import Case, CaseEvent
-from pingan.deps import ActorDep, SessionDep
+from pingan.deps import ActorDep, SessionDep, UnlockedActorDep
 from pingan.errors import Forbidden, NotFound
 from pingan.intake import adapters, batcher, pipeline
 from pingan.intake import schemas as s
@@ -56,7 +56,7 @@ def _register(channel: str, model: type[BaseModel]) -> None:
     # OpenAPI documents each channel's own body.
     label = adapters.CHANNEL_LABELS[channel]
 
-    def one(body: model, request: Request, response: Response, actor: ActorDep) -> s.IntakeResult:  # type: ignore[valid-type]
+    def one(body: model, request: Request, response: Response, actor: UnlockedActorDep) -> s.IntakeResult:  # type: ignore[valid-type]
         _, adapter = _check(channel, actor)
         result = batcher.for_app(request.app.state).submit(adapter(body, actor), actor)
         if not result.created:

@@ -181,6 +181,13 @@ def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
     return now - last_seen_at > timedelta(seconds=30)
 
 
+def touch_due(session: Session, token: str, now: datetime | None = None) -> bool:
+    """Whether the token's activity stamp is old enough to be written again (a read, no lock)."""
+    now = now or utcnow()
+    seen = session.scalar(select(AuthToken.last_seen_at).where(AuthToken.token_hash == token_digest(token)))
+    return seen is not None and needs_touch(seen, now)
+
+
 def touch(session: Session, token: str, now: datetime | None = None) -> None:
     """Record activity on a token (its own short write, for requests that otherwise only read)."""
     now = now or utcnow()
