@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingan.db import make_engine
 
@@ -214,9 +216,47 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _out_of_range)
     app.state.rate_limiter = limiter
 
-    @app.middleware("http")
-    async def _protect(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    app.add_middleware(Protect, limiter=limiter)
+
+
+class Protect:
+    """CSRF check, rate limits and the stricter security headers, as plain ASGI (no task per request)."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         method, path = request.method, request.url.path
+        refused = await self._refuse(request, method, path)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        https = request.url.scheme == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if path.startswith("/api/"):
+                    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+                    headers.setdefault("Cache-Control", "no-store")
+                else:
+                    headers.setdefault(
+                        "Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+                    )
+                if https:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _refuse(self, request: Request, method: str, path: str) -> Response | None:
         # CSRF: a state-changing request that authenticates with the session cookie (not a bearer header)
         # must come from our own pages. The cookie is also SameSite=Strict; this is the second line.
         if (
@@ -226,9 +266,9 @@ def install(app: FastAPI) -> None:
             and _same_origin(request) is False
         ):
             return _error(403, "csrf", "跨站请求被拒绝", "cross-site request refused (CSRF)")
-        rule = limiter.rule_for(method, path)
+        rule = self.limiter.rule_for(method, path)
         if rule is not None:
-            wait = await run_in_threadpool(limiter.check, rule, client_ip(request))
+            wait = await run_in_threadpool(self.limiter.check, rule, client_ip(request))
             if wait is not None:
                 return _error(
                     429,
@@ -237,15 +277,4 @@ def install(app: FastAPI) -> None:
                     "too many requests; slow down",
                     {"Retry-After": str(int(wait) + 1)},
                 )
-        response = await call_next(request)
-        headers = response.headers
-        headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if path.startswith("/api/"):
-            headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-            headers.setdefault("Cache-Control", "no-store")
-        else:
-            headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'; base-uri 'self'")
-        if request.url.scheme == "https":
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+        return None
