@@ -67,7 +67,15 @@ def serve(
     console.print(f"Pingan 平安 at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
     # Worker processes build their own app from the environment.
     os.environ["PINGAN_DB_URL"] = s.db_url
-    uvicorn.run("pingan.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    uvicorn.run(
+        "pingan.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _seed_org(s: Settings) -> None:
