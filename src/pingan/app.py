@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -81,6 +82,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.warm_up:
+            from pingan.warmup import warm_up
+
+            await run_in_threadpool(warm_up, make_readonly_factory(engine))
         worker = Worker(factory, settings, extra_jobs) if run_bg else None
         if worker:
             worker.start()

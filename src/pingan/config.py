@@ -24,6 +24,8 @@ class Settings:
     )
     # Background work inside the server: the SLA sweeper and the notification outbox.
     sweeper_interval_s: float = field(default_factory=lambda: float(os.environ.get("PINGAN_SWEEPER_INTERVAL", "30")))
+    # Load the routing model, duplicate index and gazetteer when a server process starts, not on its first case.
+    warm_up: bool = field(default_factory=lambda: os.environ.get("PINGAN_WARM_UP", "1") not in ("0", "false", "no"))
     run_background: bool = field(
         default_factory=lambda: os.environ.get("PINGAN_BACKGROUND", "1") not in ("0", "false", "no")
     )
