@@ -58,7 +58,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    _cache_multirow_statements()
     return create_engine(url, **kwargs)
+
+
+def _cache_multirow_statements() -> None:
+    """psycopg re-parses every statement with more than 50 parameters on each execution (its conversion
+    cache skips them), and SQLAlchemy's multi-row INSERTs of an intake batch have thousands: a sixth of the
+    batch's CPU. The statements repeat (same tables, same batch sizes), so let psycopg cache them too."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 65_535)
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 1 << 20)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
