@@ -233,16 +233,7 @@ def _revisit_family(ctx: Ctx) -> Select[Any]:
         .where(e.action == "revisit", e.at >= ctx.window.since, e.at < ctx.window.until),
         Case.department_id,
     ).subquery("r")
-    one = literal(1, Integer)
-    # The latest revisit in the window decides (a reopened case is asked again).
-    return select(
-        r.c.case_id,
-        r.c.key,
-        one.label("solved_rate_den"),
-        r.c.solved.label("solved_rate_num"),
-        one.label("satisfaction_rate_den"),
-        r.c.satisfied.label("satisfaction_rate_num"),
-    ).where(r.c.rn == 1)
+    return _latest_revisit(r)
 
 
 def _closure_family(ctx: Ctx) -> Select[Any]:
@@ -356,6 +347,12 @@ def _revisit_rollup(ctx: Ctx) -> Select[Any]:
         Case.department_id,
         key_on_case=ctx.group_by == "department",
     ).subquery("r")
+    return _latest_revisit(r)
+
+
+def _latest_revisit(r: Any) -> Select[Any]:
+    """The latest revisit in the window decides (a reopened case is asked again): its solved and satisfied
+    flags as numerators over one case each."""
     one = literal(1, Integer)
     return select(
         r.c.case_id,
