@@ -44,6 +44,7 @@ from pingan.timeutil import CST, utcnow
 
 S = Status
 DAYS = 90
+WRITER_PAUSE_S = 0.2  # after each committed batch of seeded cases (see seed_cases)
 CHANNEL_WEIGHTS = {"hotline_12345": 55, "grid": 20, "online": 13, "police_110": 7, "visit": 5}
 GRID_LABELS = ("城乡建设", "环境保护", "交通运输")
 SATISFACTION = (("非常满意", 38), ("满意", 34), ("基本满意", 14), ("不满意", 9), ("非常不满意", 5))
@@ -959,6 +960,9 @@ def seed_cases(
                     session.flush()
                     session.commit()
                     session.expunge_all()
+                    # SQLite hands its write lock to whoever asks first, not to who waited longest: pause so
+                    # the server's sweeper and the requests of someone already using the demo get their turn.
+                    time.sleep(WRITER_PAUSE_S)
                 if on_progress and ((i + 1) % 10 == 0 or i + 1 == len(specs)):
                     on_progress(i + 1)
             # Desk plans the router took away at the very end: a few more recent matters carry them.
