@@ -276,16 +276,7 @@ def _rework_family(ctx: Ctx) -> Select[Any]:
         .where(e.action.in_(sorted(set(VERIFY_ACTIONS + rework))), e.at >= ctx.window.since, e.at < ctx.window.until),
         Case.department_id,
     ).subquery("v")
-    return (
-        select(
-            rows.c.case_id,
-            rows.c.key,
-            func.max(rows.c.den).label("rework_rate_den"),
-            func.max(rows.c.num).label("rework_rate_num"),
-        )
-        .group_by(rows.c.case_id, rows.c.key)
-        .having(func.max(rows.c.den) == 1)
-    )
+    return _rework_per_case(rows)
 
 
 # --- the same unit queries over the rollup (pingan.metrics.rollup: one fact row per counted event) -------------
@@ -350,6 +341,20 @@ def _revisit_rollup(ctx: Ctx) -> Select[Any]:
     return _latest_revisit(r)
 
 
+def _rework_per_case(rows: Any) -> Select[Any]:
+    """One row per verified case and key: counted once, reworked if any of its verifications sent it back."""
+    return (
+        select(
+            rows.c.case_id,
+            rows.c.key,
+            func.max(rows.c.den).label("rework_rate_den"),
+            func.max(rows.c.num).label("rework_rate_num"),
+        )
+        .group_by(rows.c.case_id, rows.c.key)
+        .having(func.max(rows.c.den) == 1)
+    )
+
+
 def _latest_revisit(r: Any) -> Select[Any]:
     """The latest revisit in the window decides (a reopened case is asked again): its solved and satisfied
     flags as numerators over one case each."""
@@ -378,16 +383,7 @@ def _rework_rollup(ctx: Ctx) -> Select[Any]:
         Case.department_id,
         key_on_case=ctx.group_by == "department",
     ).subquery("v")
-    return (
-        select(
-            rows.c.case_id,
-            rows.c.key,
-            func.max(rows.c.den).label("rework_rate_den"),
-            func.max(rows.c.num).label("rework_rate_num"),
-        )
-        .group_by(rows.c.case_id, rows.c.key)
-        .having(func.max(rows.c.den) == 1)
-    )
+    return _rework_per_case(rows)
 
 
 # Metrics computed together from one unit query: rows (case_id, key, <metric>_den, <metric>_num …).
