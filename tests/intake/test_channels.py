@@ -216,3 +216,41 @@ def test_address_is_located_by_the_gazetteer(api) -> None:  # type: ignore[no-un
         json=hotline_body("LOC-1", address="岳阳县荣家湾镇", title="道路破损", content="荣家湾镇主街道路破损"),
     )
     assert r.json()["region_code"].startswith("430621") and r.json()["locate_level"] in ("township", "village")
+
+
+def test_a_batch_that_loses_a_race_undoes_only_itself(api, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A matter stored by a concurrent retry after the batch looked it up: the batch's one INSERT fails on the
+    unique (channel, external id); each matter is taken again on its own, the late one answers with the stored
+    case, the others are created once, and the duplicate index keeps no case of the undone batch."""
+    from pingan.cases import service
+    from pingan.cases.actors import Actor
+    from pingan.dispatch import duplicates
+    from pingan.intake import adapters, pipeline
+    from pingan.intake.schemas import Hotline12345In
+    from pingan.orgs.roles import Role
+
+    r = api.post("zuoxi", "/api/v1/intake/hotline_12345", json=hotline_body("LATE-1"))
+    assert r.status_code == 201, r.text
+    stored_id = r.json()["case_id"]
+    actor = Actor(id=None, name="t", role=Role.OPERATOR)
+    recs = [adapters.from_hotline(Hotline12345In(**hotline_body(k)), actor) for k in ("LATE-0", "LATE-1", "LATE-2")]
+    real = service.find_many_by_external
+    calls: list[int] = []
+
+    def late(session, keys):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return {} if len(calls) == 1 else real(session, keys)
+
+    monkeypatch.setattr(service, "find_many_by_external", late)
+    with db.factory() as s:
+        results = pipeline.submit_many(s, [(rec, actor) for rec in recs])
+        s.commit()
+        idx = duplicates.index_for(s)
+        assert idx is not None
+        ids = set(s.scalars(select(Case.id)))
+        assert set(idx.by_id) <= ids
+    assert [r.created for r in results] == [True, False, True]
+    assert results[1].case_id == stored_id
+    with db.factory() as s:
+        for key in ("LATE-0", "LATE-1", "LATE-2"):
+            assert s.scalar(select(func.count()).select_from(Case).where(Case.external_id == key)) == 1

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -118,13 +118,9 @@ def open_cases(
     When the batch meets the unique (channel, external id) constraint, a concurrent retry won a race: the
     batch is undone and each case is tried on its own, so that the ones that lost return the stored case.
     """
-    for case, _, at, _ in items:
-        case.status = Status.RECEIVED
-        case.tracking_code = new_tracking_code()
-        case.created_at = case.updated_at = at
     try:
         with session.begin_nested():
-            session.add_all([case for case, _, _, _ in items])
+            stage_cases(session, items)
             session.flush()
     except IntegrityError:
         if len(items) == 1:
@@ -134,9 +130,41 @@ def open_cases(
                 raise
             return [(existing, False)]
         return [r for item in items for r in open_cases(session, [item])]
-    for case, actor, at, data in items:
-        append_event(session, case, lifecycle.INTAKE_ACTION, actor, at, None, Status.RECEIVED, data=data)
     return [(case, True) for case, _, _, _ in items]
+
+
+def stage_cases(session: Session, items: Sequence[tuple[Case, Actor, datetime, dict[str, Any]]]) -> None:
+    """Give new cases their ids, tracking codes and 受理 events in memory; the caller's next flush writes them.
+
+    With its id known before the INSERT, a case can take further actions (`act(..., case=)`, e.g. automatic
+    dispatch) and still be written once, in its final state, with one multi-row INSERT per table. Callers stage
+    inside a savepoint (`session.begin_nested()`), which they open before staging: SQLAlchemy flushes what is
+    pending when a savepoint begins, and a (channel, external id) race must undo only the savepoint.
+    """
+    for (case, actor, at, data), case_id in zip(items, allocate_case_ids(session, len(items)), strict=True):
+        case.id = case_id
+        case.status = Status.RECEIVED
+        case.tracking_code = new_tracking_code()
+        case.created_at = case.updated_at = at
+        case.event_count, case.head_hash = 0, ""
+        session.add(case)
+        append_event(session, case, lifecycle.INTAKE_ACTION, actor, at, None, Status.RECEIVED, data=data)
+
+
+def allocate_case_ids(session: Session, n: int) -> list[int]:
+    """Ids for n cases not yet inserted."""
+    if n <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": Case.__tablename__, "n": n},
+        ).scalars()
+        return sorted(int(r) for r in rows)
+    # SQLite: a writing transaction holds the database's write lock from its start (BEGIN IMMEDIATE, see
+    # pingan.db), so no other writer can take these ids before our INSERT.
+    top = int(session.scalar(select(func.max(Case.id))) or 0)
+    return list(range(top + 1, top + 1 + n))
 
 
 def act(
@@ -148,14 +176,16 @@ def act(
     at: datetime | None = None,
     *,
     flush: bool = True,
+    case: Case | None = None,
 ) -> Case:
     """Apply one lifecycle action to a case (the only way a case changes after intake).
 
-    `flush=False` leaves the writes to the caller's next flush (the intake pipeline writes a batch at once).
+    `flush=False` leaves the writes to the caller's next flush (the intake pipeline writes a batch at once);
+    `case`: the case object itself when the caller holds it (a staged case that is not yet in the database).
     """
     inp = inp or ActionInput()
     at = at or utcnow()
-    case = get_case(session, case_id)
+    case = case if case is not None else get_case(session, case_id)
     if inp.version is not None and inp.version != case.version:
         raise Conflict(
             "version_conflict",

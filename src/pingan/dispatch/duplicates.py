@@ -647,6 +647,16 @@ def _fallback_index(
     return idx
 
 
+def forget(session: Session, case_ids: Sequence[int]) -> None:
+    """Drop cases from the process's index (a batch that was added from memory and then rolled back)."""
+    with _INDEXES_LOCK:
+        idx = _INDEXES.get(_key(session))
+    if idx is not None:
+        with idx.lock:
+            for case_id in case_ids:
+                idx.drop(case_id)
+
+
 def forget_indexes() -> None:
     """Drop every process-local index (tests, policy changes)."""
     with _INDEXES_LOCK:
@@ -715,7 +725,8 @@ def candidates_many(
     stored: Sequence[Case] = (),
 ) -> list[list[dict[str, Any]]]:
     """`candidates` for many matters at once (an intake batch): one index refresh and one confirming query.
-    `stored`: the batch's own new cases (already flushed), which join the index from memory."""
+    `stored`: the batch's own new cases (given their ids, maybe not yet flushed), which join the index and the
+    confirmation from memory."""
     pol = policy()
     radius = float(radius_m if radius_m is not None else pol.radius_m)
     window_s = float(days if days is not None else pol.days) * 86400.0
@@ -746,6 +757,8 @@ def candidates_many(
             from pingan.cases.queries import scoped
 
             visible.update(session.scalars(scoped(select(Case.id).where(Case.id.in_(chunk)), actor)))
+    for case in stored:
+        live.setdefault(case.id, (case.id, case.tracking_code, case.status, case.title))
     if actor is None:
         visible = set(live)
     return [

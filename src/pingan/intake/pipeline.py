@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pingan.cases import service
@@ -39,7 +40,8 @@ def submit(session: Session, rec: IntakeRecord, actor: Actor, at: datetime | Non
 def submit_many(
     session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime | None = None
 ) -> list[IntakeResult]:
-    """Take many matters in the caller's transaction: one lookup, one INSERT per table, one flush at the end.
+    """Take many matters in the caller's transaction: one lookup, then each new case is built in memory in its
+    final state (受理, and 立案 + 交办 when dispatched automatically) and the batch is written with one flush.
 
     A (channel, external id) already stored, or repeated within `items`, answers with the stored case.
     """
@@ -48,11 +50,9 @@ def submit_many(
     session.info[locator.BATCH_CACHE] = {}
     try:
         with session.no_autoflush:
-            results = _submit_many(session, items, at)
+            return _submit_many(session, items, at)
     finally:
         session.info.pop(locator.BATCH_CACHE, None)
-    session.flush()
-    return results
 
 
 def _submit_many(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime) -> list[IntakeResult]:
@@ -60,35 +60,61 @@ def _submit_many(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], 
     for i, (rec, _) in enumerate(items):
         first.setdefault((rec.channel, rec.external_id), i)
     stored = service.find_many_by_external(session, list(first))
-    fresh = [i for key, i in first.items() if key not in stored]
-    staged = [_stage(session, *items[i]) for i in fresh]
-    opened = service.open_cases(
-        session, [(st.case, items[i][1], at, st.data) for i, st in zip(fresh, staged, strict=True)]
-    )
     by_key: dict[tuple[str, str], IntakeResult] = {k: _result(c, created=False) for k, c in stored.items()}
-    new = [(i, st, case) for i, st, (case, created) in zip(fresh, staged, opened, strict=True) if created]
-    found = duplicates.candidates_many(
-        session,
-        [
-            duplicates.Query(
-                c.title, c.content, c.lon, c.lat, c.received_at, c.town_code, c.county_code, before_id=c.id
-            )
-            for _, _, c in new
-        ],
-        stored=[c for _, _, c in new],
-    )
-    for (_, st, _), dups in zip(new, found, strict=True):
-        st.decision.duplicates = dups
-    for i, st, (case, created) in zip(fresh, staged, opened, strict=True):
-        rec, actor = items[i]
-        if created:
-            by_key[(rec.channel, rec.external_id)] = _after_open(session, case, rec, actor, st, at)
-        else:
-            by_key[(rec.channel, rec.external_id)] = _result(case, created=False)
+    fresh = [items[i] for key, i in first.items() if key not in stored]
+    if fresh:
+        by_key.update(_open_fresh(session, fresh, at))
     results: list[IntakeResult] = []
     for i, (rec, _) in enumerate(items):
         r = by_key[(rec.channel, rec.external_id)]
         results.append(r if first[(rec.channel, rec.external_id)] == i else r.model_copy(update={"created": False}))
+    return results
+
+
+def _open_fresh(
+    session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime
+) -> dict[tuple[str, str], IntakeResult]:
+    """Open cases for matters not yet stored, in a savepoint: everything the batch writes is added inside it,
+    so that losing a (channel, external id) race to a concurrent retry undoes only the batch."""
+    try:
+        with session.begin_nested():
+            opened = _open(session, items, at)
+    except IntegrityError:
+        if len(items) == 1:
+            rec = items[0][0]
+            existing = service.find_by_external(session, rec.channel, rec.external_id)
+            if existing is None:
+                raise
+            return {(rec.channel, rec.external_id): _result(existing, created=False)}
+        return {(rec.channel, rec.external_id): _submit_many(session, [(rec, actor)], at)[0] for rec, actor in items}
+    return {(rec.channel, rec.external_id): res for (rec, _), res in zip(items, opened, strict=True)}
+
+
+def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime) -> list[IntakeResult]:
+    """Locate, route and stage the new cases, find their duplicates, dispatch the sure ones, then write all
+    of it with one flush (one multi-row INSERT per table)."""
+    staged = [_stage(session, rec, actor) for rec, actor in items]
+    cases = [st.case for st in staged]
+    service.stage_cases(session, [(st.case, actor, at, st.data) for st, (_, actor) in zip(staged, items, strict=True)])
+    try:
+        found = duplicates.candidates_many(
+            session,
+            [
+                duplicates.Query(
+                    c.title, c.content, c.lon, c.lat, c.received_at, c.town_code, c.county_code, before_id=c.id
+                )
+                for c in cases
+            ],
+            stored=cases,
+        )
+        results = []
+        for (rec, actor), st, dups in zip(items, staged, found, strict=True):
+            st.decision.duplicates = dups
+            results.append(_after_open(session, st.case, rec, actor, st, at))
+        session.flush()
+    except BaseException:
+        duplicates.forget(session, [c.id for c in cases])
+        raise
     return results
 
 
@@ -179,7 +205,14 @@ def _after_open(
     auto = False
     if rec.on_spot_result and actor.role == "grid_worker":
         service.act(
-            session, case.id, "handle_on_spot", actor, ActionInput(result=rec.on_spot_result), at, flush=False
+            session,
+            case.id,
+            "handle_on_spot",
+            actor,
+            ActionInput(result=rec.on_spot_result),
+            at,
+            flush=False,
+            case=case,
         )
     elif (
         decision.auto
@@ -188,7 +221,9 @@ def _after_open(
         and not _likely_duplicate(decision)
         and _active(session, decision.department_id)
     ):
-        service.act(session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at, flush=False)
+        service.act(
+            session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at, flush=False, case=case
+        )
         service.act(
             session,
             case.id,
@@ -201,6 +236,7 @@ def _after_open(
             ),
             at,
             flush=False,
+            case=case,
         )
         auto = True
     return _result(case, created=True, auto=auto)

@@ -7,6 +7,7 @@ directory; `check_file` validates any file and returns readable errors.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pingan.config import Settings
+from pingan.config import DATA_DIR, Settings
 from pingan.errors import Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -92,9 +93,13 @@ def check_file(path: Path) -> BaseModel:
     return parse(path.read_text(encoding="utf-8"), source=str(path))
 
 
+_DEFAULT_DIR = str(DATA_DIR / "policy")
+
+
 def load(kind: str, model: type[M], settings: Settings | None = None) -> M:
-    settings = settings or Settings()
-    return _load_cached(kind, str(settings.policy_dir), model)
+    # Read on every routing decision: the directory comes from the environment, not a whole Settings().
+    policy_dir = settings.policy_dir if settings else os.environ.get("PINGAN_POLICY_DIR", _DEFAULT_DIR)
+    return _load_cached(kind, str(policy_dir), model)
 
 
 @lru_cache(maxsize=64)
