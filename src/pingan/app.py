@@ -143,9 +143,11 @@ def create_app(
     from pingan.intake import views as intake_views
     from pingan.orgs import views as org_views
 
-    # Domain routers first: their fixed paths (/api/v1/cases/export.xlsx) must win over /api/v1/cases/{case_id}.
+    # Intake first: the busiest paths are matched before the others are tried. Then the domain routers: their
+    # fixed paths (/api/v1/cases/export.xlsx) must win over /api/v1/cases/{case_id}.
+    app.include_router(intake_views.router)
     _include_optional(app)
-    for router in (org_views.router, intake_views.router, case_views.router, admin_views.router):
+    for router in (org_views.router, case_views.router, admin_views.router):
         app.include_router(router)
     return app
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from pingan.cases.actors import Actor
 from pingan.config import Settings
@@ -55,17 +57,19 @@ def current_user(request: Request, session: SessionDep, authorization: Annotated
     token = _bearer(authorization, request)
     settings = get_settings(request)
     readonly = request.method in ("GET", "HEAD", "OPTIONS")
-    user = orgs.authenticate(session, token, timedelta(minutes=settings.session_idle_minutes), touch=not readonly)
+    idle = timedelta(minutes=settings.session_idle_minutes)
     if readonly:
-        _touch_if_due(request, session, token)
-    else:
-        session.commit()
+        user, due = orgs.authenticate_read(session, token, idle)
+        _touch_if_due(request, token, due)
+        return user
+    user = orgs.authenticate(session, token, idle)
+    session.commit()
     return user
 
 
-def _touch_if_due(request: Request, session: Session, token: str) -> None:
+def _touch_if_due(request: Request, token: str, due: bool) -> None:
     # A read holds no SQLite write lock; the activity stamp is its own short write, when it is due.
-    if orgs.touch_due(session, token):
+    if due:
         factory: sessionmaker[Session] = request.app.state.session_factory
         with factory() as w, w.begin():
             orgs.touch(w, token)
@@ -94,16 +98,38 @@ def current_actor(user: UserDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def current_actor_unlocked(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+# Intake authenticates every single-matter request; a token checked within the last few seconds is taken
+# from memory. A revocation in this process (logout, revoke, permission change) empties the cache at once;
+# one made in another server process takes effect here within AUTH_CACHE_S.
+AUTH_CACHE_S = 5.0
+_AUTH_CACHE_MAX = 10_000
+_auth_cache: dict[str, tuple[float, int, Actor]] = {}
+
+
+async def current_actor_unlocked(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
     """`current_actor` for endpoints that write in a transaction of their own (the intake batcher): the token
     is checked in a read-only session, so a request waiting for its batch holds no write lock."""
     token = _bearer(authorization, request)
+    now = time.monotonic()
+    generation = orgs.auth_generation()
+    hit = _auth_cache.get(token)
+    if hit is not None and hit[0] > now and hit[1] == generation:
+        return hit[2]
+    actor = await run_in_threadpool(_check_token, request, token)
+    if len(_auth_cache) >= _AUTH_CACHE_MAX:
+        _auth_cache.clear()
+    _auth_cache[token] = (now + AUTH_CACHE_S, generation, actor)
+    return actor
+
+
+def _check_token(request: Request, token: str) -> Actor:
     idle = timedelta(minutes=get_settings(request).session_idle_minutes)
     factory: sessionmaker[Session] = request.app.state.readonly_factory
     with factory() as session:
-        user = orgs.authenticate(session, token, idle, touch=False)
-        _touch_if_due(request, session, token)
-        return current_actor(user)
+        user, due = orgs.authenticate_read(session, token, idle)
+        actor = current_actor(user)
+    _touch_if_due(request, token, due)
+    return actor
 
 
 UnlockedActorDep = Annotated[Actor, Depends(current_actor_unlocked)]

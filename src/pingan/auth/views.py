@@ -266,6 +266,7 @@ def revoke_token(token_id: int, request: Request, session: SessionDep, actor: Ac
         raise NotFound("token_not_found", "令牌不存在", "no such token")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        orgs.auth_changed()
         events.record(
             session,
             "session_revoked",
@@ -382,4 +383,3 @@ def list_security_events(
 def verify_security_events(session: SessionDep) -> dict[str, Any]:
     n, problems = events.verify(session)
     return {"ok": not problems, "events": n, "problems": [str(p) for p in problems]}
-

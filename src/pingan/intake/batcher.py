@@ -11,6 +11,7 @@ fails its own request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -40,13 +41,20 @@ class Batcher:
         self.records = 0
 
     def submit(self, rec: IntakeRecord, actor: Actor) -> IntakeResult:
+        return self._enqueue(rec, actor).result(timeout=WAIT_S)
+
+    async def submit_async(self, rec: IntakeRecord, actor: Actor) -> IntakeResult:
+        """`submit` for the event loop: the request waits without holding a worker thread."""
+        return await asyncio.wait_for(asyncio.wrap_future(self._enqueue(rec, actor)), WAIT_S)
+
+    def _enqueue(self, rec: IntakeRecord, actor: Actor) -> Future[IntakeResult]:
         fut: Future[IntakeResult] = Future()
         with self._lock:
             self._queue.put((rec, actor, fut))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="pingan-intake", daemon=True)
                 self._thread.start()
-        return fut.result(timeout=WAIT_S)
+        return fut
 
     def _run(self) -> None:
         while True:

@@ -56,9 +56,9 @@ def _register(channel: str, model: type[BaseModel]) -> None:
     # OpenAPI documents each channel's own body.
     label = adapters.CHANNEL_LABELS[channel]
 
-    def one(body: model, request: Request, response: Response, actor: UnlockedActorDep) -> s.IntakeResult:  # type: ignore[valid-type]
+    async def one(body: model, request: Request, response: Response, actor: UnlockedActorDep) -> s.IntakeResult:  # type: ignore[valid-type]
         _, adapter = _check(channel, actor)
-        result = batcher.for_app(request.app.state).submit(adapter(body, actor), actor)
+        result = await batcher.for_app(request.app.state).submit_async(adapter(body, actor), actor)
         if not result.created:
             response.status_code = 200
         return result
@@ -105,8 +105,8 @@ for _channel, (_model, _adapter, _roles) in _CHANNELS.items():
     tags=["public 群众"],
     summary="群众自报 A resident reports a matter (returns a tracking code)",
 )
-def public_report(body: s.OnlineIn, request: Request, response: Response) -> s.IntakeResult:
-    result = batcher.for_app(request.app.state).submit(adapters.from_online(body, PUBLIC), PUBLIC)
+async def public_report(body: s.OnlineIn, request: Request, response: Response) -> s.IntakeResult:
+    result = await batcher.for_app(request.app.state).submit_async(adapters.from_online(body, PUBLIC), PUBLIC)
     if not result.created:
         response.status_code = 200
     return result

@@ -164,28 +164,39 @@ def authenticate(
 ) -> User:
     """The token's user, or Unauthorized. `touch` records the activity (idle timeout) in this session."""
     now = now or utcnow()
-    row = session.scalars(select(AuthToken).where(AuthToken.token_hash == token_digest(token))).one_or_none()
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("bad_token", "登录已失效，请重新登录", "invalid or revoked token")
-    if row.kind == "session" and now - row.last_seen_at > idle:
-        raise Unauthorized("session_expired", "长时间未操作，请重新登录", "session expired after inactivity")
+    row, user = _token_and_user(session, token, idle, now)
     if touch and needs_touch(row.last_seen_at, now):
         row.last_seen_at = now
-    user = row.user
+    return user
+
+
+def authenticate_read(session: Session, token: str, idle: timedelta, now: datetime | None = None) -> tuple[User, bool]:
+    """`authenticate` for a request that does not write in this session: (user, whether the token's activity
+    stamp is due to be written again, by the caller in a short write of its own)."""
+    now = now or utcnow()
+    row, user = _token_and_user(session, token, idle, now)
+    return user, needs_touch(row.last_seen_at, now)
+
+
+def _token_and_user(session: Session, token: str, idle: timedelta, now: datetime) -> tuple[AuthToken, User]:
+    # One query for both: authentication runs on every request.
+    found = session.execute(
+        select(AuthToken, User)
+        .join(User, User.id == AuthToken.user_id)
+        .where(AuthToken.token_hash == token_digest(token))
+    ).one_or_none()
+    if found is None or found[0].revoked_at is not None:
+        raise Unauthorized("bad_token", "登录已失效，请重新登录", "invalid or revoked token")
+    row, user = found
+    if row.kind == "session" and now - row.last_seen_at > idle:
+        raise Unauthorized("session_expired", "长时间未操作，请重新登录", "session expired after inactivity")
     if not user.active:
         raise Unauthorized("user_inactive", "账号已停用", "account disabled")
-    return user
+    return row, user
 
 
 def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
     return now - last_seen_at > timedelta(seconds=30)
-
-
-def touch_due(session: Session, token: str, now: datetime | None = None) -> bool:
-    """Whether the token's activity stamp is old enough to be written again (a read, no lock)."""
-    now = now or utcnow()
-    seen = session.scalar(select(AuthToken.last_seen_at).where(AuthToken.token_hash == token_digest(token)))
-    return seen is not None and needs_touch(seen, now)
 
 
 def touch(session: Session, token: str, now: datetime | None = None) -> None:
@@ -196,10 +207,24 @@ def touch(session: Session, token: str, now: datetime | None = None) -> None:
         row.last_seen_at = now
 
 
+_auth_generation = 0
+
+
+def auth_generation() -> int:
+    """Bumped whenever this process revokes a token: per-process caches of authenticated tokens start over."""
+    return _auth_generation
+
+
+def auth_changed() -> None:
+    global _auth_generation
+    _auth_generation += 1
+
+
 def revoke(session: Session, token: str) -> None:
     row = session.scalars(select(AuthToken).where(AuthToken.token_hash == token_digest(token))).one_or_none()
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
+        auth_changed()
 
 
 def change_password(session: Session, user: User, old: str, new: str, ip: str = "") -> None:
@@ -223,6 +248,7 @@ def revoke_sessions(session: Session, user: User, kinds: tuple[str, ...] = ("ses
     ).all()
     for row in rows:
         row.revoked_at = now
+    auth_changed()
     session.flush()
     return len(rows)
 

@@ -16,7 +16,9 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,12 @@ class KeyError_(Exception):
 
 
 def key_file_path() -> Path:
-    return Path(os.environ.get("PINGAN_KEY_FILE") or REPO_ROOT / "var" / "pingan.key")
+    return _key_file_path(os.environ.get("PINGAN_KEY_FILE") or "")
+
+
+@lru_cache(maxsize=8)
+def _key_file_path(env: str) -> Path:
+    return Path(env or REPO_ROOT / "var" / "pingan.key")
 
 
 @dataclass
@@ -60,6 +67,10 @@ class Keyring:
 
 _lock = threading.Lock()
 _cache: dict[Path, tuple[float, Keyring]] = {}
+# Every encrypted field of every new case reads the keyring: the file is looked at again (a rotation by
+# another process) at most this often. Until then new values use the previous active key, which stays readable.
+RECHECK_S = 1.0
+_checked: dict[Path, float] = {}
 
 
 def _write(path: Path, ring: Keyring) -> None:
@@ -80,11 +91,16 @@ def new_key_id() -> str:
 def load_keyring(path: Path | None = None, reload: bool = False) -> Keyring:
     """The key file's keys; creates a file with one fresh key when there is none."""
     path = path or key_file_path()
+    now = time.monotonic()
+    hit = _cache.get(path)
+    if hit and not reload and now - _checked.get(path, -RECHECK_S) < RECHECK_S:
+        return hit[1]
     with _lock:
         if not path.exists():
             kid = new_key_id()
             _write(path, Keyring(active=kid, keys={kid: AESGCM.generate_key(256)}))
         mtime = path.stat().st_mtime
+        _checked[path] = now
         hit = _cache.get(path)
         if hit and hit[0] == mtime and not reload:
             return hit[1]
