@@ -3,7 +3,9 @@ commands on small fixtures, dispatcher corrections, route() in the intake pipeli
 
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -85,6 +87,29 @@ def test_fast_path_equals_scikit_learn(small_model: tuple[classifier.RoutingMode
         fast = {s.category: s.score for s in p.top}
         assert np.allclose([fast[c] for c in model.classes], row, atol=1e-5)
         assert abs(sum(fast.values()) - 1.0) < 1e-6
+
+
+def test_fast_path_equals_scikit_learn_on_two_field_messages(
+    small_model: tuple[classifier.RoutingModel, Path],
+) -> None:
+    # Two-field messages blend in each field alone (Params.field_blend); both paths must do it alike.
+    model, _ = small_model
+    train, _ = dataset.split(dataset.load_all(DATA))
+    msgs = [m for m in train if m.subject and m.detail][:10]
+    assert len(msgs) == 10 and model.params.field_blend > 0
+    assert model.meta["n_field_copies"] > 0
+    ref = model.predict_reference(msgs)
+    for row, m in zip(ref, msgs, strict=True):
+        p = model.predict(m.subject, m.detail, k=len(model.classes))
+        fast = {s.category: s.score for s in p.top}
+        assert np.allclose([fast[c] for c in model.classes], row, atol=1e-5)
+    # The blend changes the scores of a two-field message, and only of those.
+    plain = copy.copy(model)
+    plain.params = dataclasses.replace(model.params, field_blend=0.0)
+    m = msgs[0]
+    assert not np.allclose(plain.predict_reference([m]), model.predict_reference([m]))
+    one = Message(m.subject, "", m.label)
+    assert np.allclose(plain.predict_reference([one]), model.predict_reference([one]))
 
 
 def test_suggestions_are_ranked_with_reasons_from_the_text(small_model: tuple[classifier.RoutingModel, Path]) -> None:

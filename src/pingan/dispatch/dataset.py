@@ -91,8 +91,9 @@ def load_all(messages_dir: Path) -> list[Message]:
     return out
 
 
-def groups(messages: Iterable[Message]) -> list[list[Message]]:
-    """Messages that share a subject or the start of their full text, grouped (union-find)."""
+def group_index(messages: Iterable[Message]) -> list[int]:
+    """For each message, the number of its duplicate group (messages that share a subject or the start of
+    their full text, joined by union-find); numbers follow the first appearance of each group."""
     msgs = list(messages)
     parent: dict[str, str] = {}
 
@@ -112,10 +113,19 @@ def groups(messages: Iterable[Message]) -> list[list[Message]]:
                 parent[max(r, root)] = min(r, root)
                 root = min(r, root)
         own.append(keys[0])
-    by_root: dict[str, list[Message]] = {}
-    for m, k in zip(msgs, own, strict=True):
-        by_root.setdefault(find(k), []).append(m)
-    return list(by_root.values())
+    numbers: dict[str, int] = {}
+    return [numbers.setdefault(find(k), len(numbers)) for k in own]
+
+
+def groups(messages: Iterable[Message]) -> list[list[Message]]:
+    """Messages that share a subject or the start of their full text, grouped (union-find)."""
+    msgs = list(messages)
+    out: list[list[Message]] = []
+    for m, g in zip(msgs, group_index(msgs), strict=True):
+        if g == len(out):
+            out.append([])
+        out[g].append(m)
+    return out
 
 
 def _in_test(group: list[Message], test_share: float, salt: str) -> bool:
