@@ -582,8 +582,17 @@ def index_for(
 def _row_of(case: Case) -> tuple[Any, ...]:
     """A stored case as the index reads it (`_COLUMNS`), without reading it back."""
     content = (case.content or "")[:2000]
-    return (case.id, case.tracking_code, case.title, content, case.lat, case.lon, case.received_at,
-            case.town_code, case.county_code)
+    return (
+        case.id,
+        case.tracking_code,
+        case.title,
+        content,
+        case.lat,
+        case.lon,
+        case.received_at,
+        case.town_code,
+        case.county_code,
+    )
 
 
 def _build_in_background(session: Session, key: str, model: TextModel, pol: DuplicatesPolicy) -> None:
@@ -708,9 +717,7 @@ def candidates(
     used while the process's index is being built (for comparisons).
     """
     q = Query(title, content, lon, lat, at, town_code, county_code, exclude_case_id)
-    return candidates_many(
-        session, [q], radius_m=radius_m, days=days, limit=limit, actor=actor, fallback=fallback
-    )[0]
+    return candidates_many(session, [q], radius_m=radius_m, days=days, limit=limit, actor=actor, fallback=fallback)[0]
 
 
 def candidates_many(
@@ -740,8 +747,20 @@ def candidates_many(
         idx = shared or _fallback_index(session, pol, q.lon, q.lat, t0, radius, window_s, q.town_code, q.county_code)
         with idx.lock:
             hits = _rank(
-                idx, pol, q.title, q.content, q.lon, q.lat, t0, q.exclude_case_id, radius, window_s, n,
-                q.town_code, q.county_code, q.before_id,
+                idx,
+                pol,
+                q.title,
+                q.content,
+                q.lon,
+                q.lat,
+                t0,
+                q.exclude_case_id,
+                radius,
+                window_s,
+                n,
+                q.town_code,
+                q.county_code,
+                q.before_id,
             )
         ranked.append((idx, hits))
     ids = sorted({h.case_id for _, hits in ranked for h in hits})
