@@ -56,8 +56,7 @@ def serve(
     """Run the server (migrates the schema first)."""
     import os
 
-    import uvicorn
-
+    from pingan import serving
     from pingan.migrate import upgrade
 
     s = _settings(db)
@@ -67,15 +66,7 @@ def serve(
     console.print(f"Pingan 平安 at [bold]http://{host}:{port}/[/]  (API docs: /docs)")
     # Worker processes build their own app from the environment.
     os.environ["PINGAN_DB_URL"] = s.db_url
-    uvicorn.run(
-        "pingan.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    serving.run(host, port, workers)
 
 
 def _seed_org(s: Settings) -> None:

@@ -382,9 +382,12 @@ class DupIndex:
             if name not in ("lock", "stats"):
                 setattr(self, name, getattr(fresh, name))
 
-    def _load(self, session: Session, where: Any) -> int:
+    def _load(self, session: Session, where: Any, stream: bool = False) -> int:
+        """Add the open cases matching `where`. `stream`: through a server-side cursor, for a whole rebuild; the
+        few new cases of a refresh come in one plain round trip instead (a cursor costs three)."""
         n = 0
-        for row in session.execute(select(*_COLUMNS).where(where).order_by(Case.id).execution_options(yield_per=2000)):
+        q = select(*_COLUMNS).where(where).order_by(Case.id)
+        for row in session.execute(q.execution_options(yield_per=2000) if stream else q):
             self.add(tuple(row))
             n += 1
         return n
@@ -400,7 +403,7 @@ class DupIndex:
         head = session.execute(
             select(Case.id, Case.tracking_code).order_by(Case.id.desc()).limit(LOOKBACK_IDS + 1)
         ).all()
-        self._load(session, Case.status.in_(OPEN_STATES))
+        self._load(session, Case.status.in_(OPEN_STATES), stream=True)
         if head:
             self.max_id, self.max_code = int(head[0][0]), str(head[0][1])
             self._remember({int(r[0]): str(r[1]) for r in head})
