@@ -36,6 +36,9 @@ class Batcher:
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[IntakeRecord, Actor, Future[IntakeResult]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # One intake transaction at a time per process, batcher or batch endpoint: concurrent ones would only
+        # take turns on the GIL (and on SQLite's write lock) and finish later together.
+        self.writing = threading.RLock()
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.records = 0
@@ -76,7 +79,7 @@ class Batcher:
 
     def _write(self, batch: list[tuple[IntakeRecord, Actor, Future[IntakeResult]]]) -> None:
         try:
-            with self.factory() as session:
+            with self.writing, self.factory() as session:
                 results = pipeline.submit_many(session, [(rec, actor) for rec, actor, _ in batch])
                 session.commit()
         except BaseException as exc:

@@ -65,12 +65,15 @@ def _register(channel: str, model: type[BaseModel]) -> None:
 
     def batch(
         body: Annotated[list[model], Body(min_length=1, max_length=500)],  # type: ignore[valid-type]
+        request: Request,
         session: SessionDep,
         actor: ActorDep,
     ) -> BatchOut:
         _, adapter = _check(channel, actor)
-        results = pipeline.submit_many(session, [(adapter(item, actor), actor) for item in body])
-        session.commit()
+        records = [(adapter(item, actor), actor) for item in body]
+        with batcher.for_app(request.app.state).writing:
+            results = pipeline.submit_many(session, records)
+            session.commit()
         created = sum(r.created for r in results)
         return BatchOut(results=results, created=created, existing=len(results) - created)
 
