@@ -1,6 +1,6 @@
 """The case service: the only code that writes cases and their timeline.
 
-Every change goes through `act` (or `open_case` for the first event): the transition table decides,
+Every change goes through `act` (or `open_case` / `stage_cases` for the first event): the transition table decides,
 the handler for the action applies its fields, one event is appended to the hash chain, and the
 notifications it causes go to the outbox in the same transaction.
 """
