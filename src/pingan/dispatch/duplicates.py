@@ -31,7 +31,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -177,38 +177,43 @@ class TextModel:
         _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
         return float(np.dot(a[1][ia], b[1][ib]))
 
-    def run_cols(self, title: str, content: str) -> list[tuple[str, list[int]]]:
-        """The query's runs of text with the columns of their bigrams (computed once per query)."""
-        return [
-            (run, self.cols_of(_codes([run])).tolist())
-            for run in _runs(self.text_of(title, content), self.stop_terms)
-            if len(run) >= 2
-        ]
+    def bigrams(self, title: str, content: str) -> QueryBigrams:
+        """The text's runs joined by NUL, with the column of the bigram starting at each position (computed
+        once per query, then matched against each candidate)."""
+        joined = "\0".join(r for r in _runs(self.text_of(title, content), self.stop_terms) if len(r) >= 2)
+        chars = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        if len(chars) < 2:
+            return QueryBigrams(joined, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        a, b = chars[:-1], chars[1:]
+        cols = np.where((a != 0) & (b != 0), self.cols_of((a << 21) | b), -1).astype(np.int32)
+        return QueryBigrams(joined, cols, self.idf[cols])
 
     def shared_phrases(
         self,
         title: str,
         content: str,
-        other_cols: set[int],
+        other_cols: Collection[int] | np.ndarray,  # never −1
         n: int = 3,
         longest: int = 12,
-        runs: list[tuple[str, list[int]]] | None = None,
+        query: QueryBigrams | None = None,
     ) -> list[str]:
         """Longest runs of the query's text (≤ `longest` characters) whose bigrams the other matter also has."""
+        q = query if query is not None else self.bigrams(title, content)
+        other = np.sort(other_cols if isinstance(other_cols, np.ndarray) else np.fromiter(other_cols, dtype=np.int64))
+        if not len(other) or not len(q.cols):
+            return []
+        shared = np.zeros(len(q.cols) + 2, dtype=bool)
+        shared[1:-1] = other[np.minimum(np.searchsorted(other, q.cols), len(other) - 1)] == q.cols
+        edges = np.flatnonzero(shared[1:] != shared[:-1])
         found: dict[str, float] = {}
-        for run, cols in runs if runs is not None else self.run_cols(title, content):
-            i = 0
-            while i < len(cols):
-                j = i
-                while j < len(cols) and cols[j] in other_cols and j - i < longest - 1:
-                    j += 1
-                if j > i:
-                    phrase = run[i : j + 1]
-                    weight = float(self.idf[cols[i:j]].sum())
-                    found[phrase] = max(found.get(phrase, 0.0), weight)
-                    i = j
-                else:
-                    i += 1
+        for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            i = start  # bigrams start..end-1 are shared: phrases of at most longest - 1 bigrams each
+            while i < end:
+                j = min(end, i + longest - 1)
+                phrase = q.text[i : j + 1]
+                weight = float(q.idf[i:j].sum())
+                found[phrase] = max(found.get(phrase, 0.0), weight)
+                i = j
         best = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
         out: list[str] = []
         for phrase, _ in best:
@@ -217,6 +222,13 @@ class TextModel:
             if len(out) == n:
                 break
         return out
+
+
+@dataclass(frozen=True)
+class QueryBigrams:
+    text: str  # the runs of ≥ 2 characters joined by NUL
+    cols: np.ndarray  # int32: column of the bigram text[i : i + 2], −1 where it touches a NUL
+    idf: np.ndarray  # float32: the idf of those columns
 
 
 @lru_cache(maxsize=4)
@@ -321,6 +333,7 @@ class DupIndex:
     recent: dict[int, str] = field(default_factory=dict)  # codes of the highest ids seen, to know the database
     loaded: bool = False
     stats: Counter[str] = field(default_factory=Counter)
+    _dense: np.ndarray | None = field(default=None, repr=False)  # the query's weights by column, kept zeroed
 
     # -- building
 
@@ -526,11 +539,17 @@ class DupIndex:
         return np.fromiter(slots, dtype=np.int64, count=len(slots))
 
     def similarity(self, q: tuple[np.ndarray, np.ndarray], slots: np.ndarray) -> np.ndarray:
+        """Cosine of the query with the cases in `slots` (call with the lock held)."""
         if not len(slots) or not len(q[0]):
             return np.zeros(len(slots), dtype=np.float32)
-        dense = np.zeros(len(self.model.idf), dtype=np.float32)
+        if self._dense is None or len(self._dense) != len(self.model.idf):
+            self._dense = np.zeros(len(self.model.idf), dtype=np.float32)
+        dense = self._dense
         dense[q[0]] = q[1]
-        return np.asarray((dense[self.cols[slots]] * self.wts[slots]).sum(axis=1))
+        try:
+            return np.asarray((dense[self.cols[slots]] * self.wts[slots]).sum(axis=1))
+        finally:
+            dense[q[0]] = 0.0
 
 
 _INDEXES: dict[str, DupIndex] = {}
@@ -829,6 +848,7 @@ def _rank(
         parts.append((idx.slots_in(idx.by_county, county), "county"))
     q = idx.model.vector(title, content)
     hits: dict[int, _Hit] = {}
+    keep = max(3 * n, n + 5)
     w = pol.weights
     for slots, area in parts:
         if not len(slots):
@@ -860,8 +880,10 @@ def _rank(
             prox = np.full(len(slots), pol.same_area_proximity if area == "town" else pol.same_area_proximity / 2)
             need = pol.min_text_no_coords
         score = w.text * sims + w.distance * prox + w.time * time_part
-        ok = (sims >= need) & (score >= pol.min_score)
-        for j in np.nonzero(ok)[0]:
+        ok = np.flatnonzero((sims >= need) & (score >= pol.min_score))
+        # Only the best `keep` can be answered: pick them before building objects (best score, then lowest id).
+        ok = ok[np.lexsort((idx.ids[slots[ok]], -score[ok]))[:keep]]
+        for j in ok.tolist():
             slot = int(slots[j])
             hit = _Hit(
                 slot,
@@ -875,10 +897,10 @@ def _rank(
             prev = hits.get(slot)
             if prev is None or prev.score < hit.score:
                 hits[slot] = hit
-    return sorted(hits.values(), key=lambda h: (-h.score, h.case_id))[: max(3 * n, n + 5)]
+    return sorted(hits.values(), key=lambda h: (-h.score, h.case_id))[:keep]
 
 
-def _why(idx: DupIndex, h: _Hit, title: str, content: str, runs: list[tuple[str, list[int]]]) -> list[str]:
+def _why(idx: DupIndex, h: _Hit, title: str, content: str, query: QueryBigrams) -> list[str]:
     why: list[str] = []
     if h.distance_m is not None:
         why.append(f"距离 {h.distance_m:.0f} 米 ({h.distance_m:.0f} m apart)")
@@ -888,8 +910,8 @@ def _why(idx: DupIndex, h: _Hit, title: str, content: str, runs: list[tuple[str,
         why.append("同一区县，无坐标 (same county, no coordinates)")
     why.append(f"受理时间相隔 {_fmt_hours(h.hours)} 小时 ({_fmt_hours(h.hours)} h apart)")
     why.append(f"文本相似度 {h.text:.2f} (text similarity)")
-    cols = {int(c) for c in idx.cols[h.slot] if c != idx.model.pad}
-    phrases = idx.model.shared_phrases(title, content, cols, runs=runs)
+    cols = idx.cols[h.slot]
+    phrases = idx.model.shared_phrases(title, content, cols[cols != idx.model.pad], query=query)
     if phrases:
         why.append(f"共同词语 (shared words)：{'、'.join(phrases)}")
     return why
@@ -907,7 +929,7 @@ def _confirm(
     """The best hits still open (per `live`, just re-read) and visible to the actor, with their why."""
     if not ranked:
         return []
-    runs = idx.model.run_cols(title, content)
+    query = idx.model.bigrams(title, content)
     out: list[dict[str, Any]] = []
     with idx.lock:
         for h in ranked:
@@ -927,7 +949,7 @@ def _confirm(
                     "text_similarity": round(h.text, 4),
                     "distance_m": None if h.distance_m is None else round(h.distance_m, 1),
                     "hours_apart": round(h.hours, 2),
-                    "why": _why(idx, h, title, content, runs),
+                    "why": _why(idx, h, title, content, query),
                 }
             )
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from pingan.dispatch.dataset import LABELS
 from pingan.policy.registry import register
@@ -101,6 +101,7 @@ class ResponsibilityPolicy(Strict):
     auto_dispatch: bool = Field(default=True, description="false: every case waits for a dispatcher")
     suggestions: int = Field(default=3, ge=1, le=7, description="suggestions shown to the dispatcher")
     rules: list[ResponsibilityRule] = Field(min_length=1)
+    _by_category: dict[str | None, list[ResponsibilityRule]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check(self) -> ResponsibilityPolicy:
@@ -123,7 +124,13 @@ class ResponsibilityPolicy(Strict):
     def match(
         self, category: str | None, text: str, county_code: str | None
     ) -> tuple[ResponsibilityRule, list[str]] | None:
-        for rule in self.rules:
+        by_category = self._by_category
+        if by_category is None:  # the rules that can match a category, in their order (built once)
+            by_category = self._by_category = {}
+        rules = by_category.get(category)
+        if rules is None:
+            rules = by_category[category] = [r for r in self.rules if r.category in (None, category)]
+        for rule in rules:
             hit = rule.matches(category, text, county_code)
             if hit is not None:
                 return rule, hit
