@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingan import __version__
@@ -21,6 +20,7 @@ from pingan.background import Worker
 from pingan.config import Settings
 from pingan.db import make_engine, make_readonly_factory, make_session_factory
 from pingan.errors import PinganError
+from pingan.security.http import add_missing_headers
 
 log = logging.getLogger("pingan")
 
@@ -38,6 +38,13 @@ def _validation_body(errors: list[Any]) -> dict[str, Any]:
             "details": details,
         }
     }
+
+
+_BASIC_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
 
 
 class LimitsAndHeaders:
@@ -61,10 +68,7 @@ class LimitsAndHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "same-origin")
+                add_missing_headers(message, _BASIC_HEADERS)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

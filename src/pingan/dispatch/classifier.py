@@ -47,7 +47,6 @@ DETAIL_CHARS = 400
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Params:
     char_ngrams: tuple[int, int] = (1, 4)

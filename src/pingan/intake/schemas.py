@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
@@ -18,8 +19,13 @@ def normalise_phone(value: str | None) -> str | None:
     """A Chinese mobile or landline number in E.164 (+86…); raises ValueError when it is not one."""
     if value is None or not value.strip():
         return None
+    return _e164(value.strip())
+
+
+@lru_cache(maxsize=4096)  # callers call again: parsing costs more than the rest of an intake's validation
+def _e164(value: str) -> str:
     try:
-        num = phonenumbers.parse(value.strip(), "CN")
+        num = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"not a phone number: {exc}") from exc
     if not phonenumbers.is_valid_number(num):

@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pingan.db import make_engine
@@ -219,6 +218,31 @@ def install(app: FastAPI) -> None:
     app.add_middleware(Protect, limiter=limiter)
 
 
+def add_missing_headers(message: Message, pairs: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Append the headers the response does not set itself (names lower-case) to an http.response.start."""
+    headers = message.setdefault("headers", [])
+    present = {k.lower() for k, _ in headers}
+    if not isinstance(headers, list):
+        headers = message["headers"] = list(headers)
+    headers.extend(pair for pair in pairs if pair[0] not in present)
+
+
+_COMMON_HEADERS = (
+    (b"permissions-policy", b"geolocation=(self), camera=(self), microphone=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_API_HEADERS = (
+    *_COMMON_HEADERS,
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cache-control", b"no-store"),
+)
+_PAGE_HEADERS = (
+    *_COMMON_HEADERS,
+    (b"content-security-policy", b"frame-ancestors 'none'; object-src 'none'; base-uri 'self'"),
+)
+_HTTPS_HEADERS = ((b"strict-transport-security", b"max-age=31536000"),)
+
+
 class Protect:
     """CSRF check, rate limits and the stricter security headers, as plain ASGI (no task per request)."""
 
@@ -231,27 +255,18 @@ class Protect:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        method, path = request.method, request.url.path
+        method, path = scope["method"], scope["path"]
         refused = await self._refuse(request, method, path)
         if refused is not None:
             await refused(scope, receive, send)
             return
-        https = request.url.scheme == "https"
+        extra: tuple[tuple[bytes, bytes], ...] = _API_HEADERS if path.startswith("/api/") else _PAGE_HEADERS
+        if scope.get("scheme") == "https":
+            extra = extra + _HTTPS_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if path.startswith("/api/"):
-                    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-                    headers.setdefault("Cache-Control", "no-store")
-                else:
-                    headers.setdefault(
-                        "Content-Security-Policy", "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
-                    )
-                if https:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                add_missing_headers(message, extra)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
