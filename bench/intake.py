@@ -1,8 +1,9 @@
 """Intake throughput through the whole pipeline over HTTP, on SQLite and PostgreSQL.
 
 A real server (`pingan serve`, separate processes) on a scratch database; an asyncio client keeps
-`--concurrency` requests in flight. Measures one case per request (cases/s, p50/p99 latency) and the batch
-endpoint (cases/s). The batch figure is the baseline the single-request path is compared against.
+`--concurrency` requests in flight. Measures one case per request (cases/s, p50/p99 latency), the latency of
+one case per request with only 2 in flight (`single_light`), and the batch endpoint (cases/s). The batch
+figure is the baseline the single-request path is compared against.
 
     uv run python bench/intake.py [--quick] [--db sqlite|postgresql|both] [--workers N]
 
@@ -199,10 +200,14 @@ def bench_one(kind: str, quick: bool, workers: int, concurrency: int) -> dict[st
         n_batch = 4000 if quick else 20000
         asyncio.run(run_single(base, token, 50, 4, "warm"))
         single = asyncio.run(run_single(base, token, n_single, concurrency, "s"))
-        # 2 uploads in flight per server process. Each process has a socket of its own and the kernel spreads
-        # connections by hash: with 2 processes and 4 connections, one process still gets none 1 time in 8.
-        batch = asyncio.run(run_batch(base, token, n_batch, 250, 2 * workers, "b"))
-        return {"single": single, "batch": batch, "workers": workers,
+        # Latency when the server is not saturated: by Little's law, 16 requests in flight cannot see less
+        # than 16 / throughput each, so the loaded figure above says little about a lone caller's wait.
+        light = asyncio.run(run_single(base, token, 300 if quick else 1000, 2, "l"))
+        # 4 uploads in flight per server process. Each process has a socket of its own and the kernel spreads
+        # connections by hash: with 2 in flight per process, one process got none 1 time in 8 and the figure
+        # swung by 40 % between runs; with 4, 1 time in 128.
+        batch = asyncio.run(run_batch(base, token, n_batch, 250, 4 * workers, "b"))
+        return {"single": single, "single_light": light, "batch": batch, "workers": workers,
                 "single_vs_batch": round(single["cases_per_s"] / batch["cases_per_s"], 3)}
     finally:
         if proc is not None:
