@@ -112,6 +112,52 @@ def test_fast_path_equals_scikit_learn_on_two_field_messages(
     assert np.allclose(plain.predict_reference([one]), model.predict_reference([one]))
 
 
+def _sorted(counts: classifier.Counts) -> list[tuple[list[int], list[float]]]:
+    out = []
+    for cols, tf in counts:
+        order = np.argsort(cols)
+        out.append((cols[order].tolist(), tf[order].tolist()))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("subject", "detail"),
+    [
+        ("小区门口垃圾堆放多日无人清运", "岳阳楼区五里牌街道，垃圾堆放，请尽快处理。"),
+        ("路", "灯坏了"),  # fields shorter than the n-grams that cross the "。"
+        ("Wi-Fi 0731-8888 噪音  ", "  ABC 夜间施工，电话 0000-00000000"),  # ASCII, hyphens, runs of spaces
+        ("油价。", "。加油站"),  # a "。" of their own next to the joining one
+    ],
+)
+def test_a_two_field_message_is_counted_from_its_fields(
+    small_model: tuple[classifier.RoutingModel, Path], subject: str, detail: str
+) -> None:
+    model, _ = small_model
+    parts = classifier.field_parts(subject, detail, model.params)
+    assert parts is not None
+    ts, td = classifier.words(parts[0]), classifier.words(parts[1])
+    assert classifier.words(parts[0] + "。" + parts[1]) == [*ts, "。", *td]
+    joined = model._joined(parts[0], parts[1], ts, td, model._counts(parts[0], ts), model._counts(parts[1], td))
+    whole = model._counts(classifier.model_text(subject, detail, model.params.detail_chars))
+    assert _sorted(joined) == _sorted(whole)
+    assert sum(len(c) for c, _ in whole) > 0
+
+
+def test_the_reason_columns_travel_with_the_model(small_model: tuple[classifier.RoutingModel, Path]) -> None:
+    model, path = small_model
+    classifier.clear_cache()
+    loaded = classifier.load(path)
+    assert loaded is not model and loaded.usable is not None
+    names = loaded.feature_names()
+    assert loaded.usable.tolist() == [classifier._usable_reason(n) for n in names]
+    assert np.array_equal(loaded.usable, model.usable)
+    assert 0 < loaded.usable.sum() < len(names)
+    for bad in ("A市", "F7县", "ab", "。，", "垃", "垃圾。"):
+        assert not classifier._usable_reason(bad)
+    for good in ("垃圾", "噪音扰民", "路灯"):
+        assert classifier._usable_reason(good)
+
+
 def test_suggestions_are_ranked_with_reasons_from_the_text(small_model: tuple[classifier.RoutingModel, Path]) -> None:
     model, _ = small_model
     subject, detail = "孩子学校乱收费，要求家长购买教辅资料", "开学时班主任要求每个学生交两百元资料费"
