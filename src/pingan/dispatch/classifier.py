@@ -95,7 +95,7 @@ def model_text(subject: str, detail: str, detail_chars: int = DETAIL_CHARS) -> s
 def words(text: str) -> list[str]:
     """jieba words (jieba-rs, through rjieba: the same dictionary and HMM, 18× faster than the Python jieba)
     without whitespace tokens. A "。" always stands alone, so words(a + "。" + b) == words(a) + ["。"] +
-    words(b): a two-field message's words are composed from its fields' (`RoutingModel._fields`)."""
+    words(b): a two-field message's words are composed from its fields' (`RoutingModel._joined`)."""
     import rjieba
 
     return [w for w in rjieba.cut(text) if not w.isspace()]
