@@ -19,11 +19,24 @@ def policy() -> DeadlinePolicy:
     return registry.load("deadlines", DeadlinePolicy)
 
 
-def calendar(session: Session) -> WorkCalendar:
+_CALENDAR = "pingan.calendar"
+_NOTICES = select(HolidayNotice.year, HolidayNotice.holidays, HolidayNotice.workdays)
+
+
+def calendar(session: Session, fresh: bool = False) -> WorkCalendar:
+    """The working calendar with the administrator's holiday notices, read once per transaction (an intake
+    batch hands hundreds of cases over in one); `fresh`: read again (a notice was just written)."""
+    tx = session.get_transaction()
+    hit = session.info.get(_CALENDAR)
+    if not fresh and hit is not None and tx is not None and hit[0] is tx:
+        return hit[1]
     notices: dict[int, Notice] = {
-        n.year: notice_from_lists(n.holidays, n.workdays) for n in session.scalars(select(HolidayNotice))
+        int(year): notice_from_lists(holidays, workdays)
+        for year, holidays, workdays in session.connection().execute(_NOTICES)
     }
-    return WorkCalendar.from_policy(policy().working_hours, notices)
+    cal = WorkCalendar.from_policy(policy().working_hours, notices)
+    session.info[_CALENDAR] = (tx, cal)
+    return cal
 
 
 def set_deadlines(
@@ -62,7 +75,7 @@ def set_deadlines(
 
 def recompute_provisional(session: Session) -> int:
     """After a holiday notice is added: recompute every open provisional deadline. Returns how many."""
-    cal = calendar(session)
+    cal = calendar(session, fresh=True)
     n = 0
     for case in session.scalars(select(Case).where(Case.deadline_provisional.is_(True))):
         basis = case.sla_basis

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -93,13 +93,20 @@ def find_many_by_external(session: Session, keys: Sequence[tuple[str, str]]) -> 
     by_channel: dict[str, list[str]] = {}
     for channel, external_id in keys:
         by_channel.setdefault(channel, []).append(external_id)
+    by_channel = {ch: sorted(set(ids)) for ch, ids in by_channel.items()}
     found: dict[tuple[str, str], Case] = {}
     with session.no_autoflush:
-        for channel, ids in by_channel.items():
-            q = select(Case).where(Case.channel == channel, Case.external_id.in_(sorted(set(ids))))
-            for case in session.scalars(q):
+        # Most matters are new: a narrow probe first, whole cases only for the ones already stored.
+        conn = session.connection()
+        stored = [int(r[0]) for ch, ids in by_channel.items() for r in conn.execute(_PROBE, {"ch": ch, "ids": ids})]
+        if stored:
+            for case in session.scalars(select(Case).where(Case.id.in_(stored))):
                 found[(case.channel, case.external_id)] = case
     return found
+
+
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+_PROBE = select(Case.id).where(Case.channel == bindparam("ch"), Case.external_id.in_(bindparam("ids", expanding=True)))
 
 
 def open_case(session: Session, case: Case, actor: Actor, at: datetime, data: dict[str, Any]) -> tuple[Case, bool]:
@@ -156,10 +163,7 @@ def allocate_case_ids(session: Session, n: int) -> list[int]:
     if n <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": Case.__tablename__, "n": n},
-        ).scalars()
+        rows = session.connection().execute(_NEXT_IDS, {"t": Case.__tablename__, "n": n}).scalars()
         return sorted(int(r) for r in rows)
     # SQLite: a writing transaction holds the database's write lock from its start (BEGIN IMMEDIATE, see
     # pingan.db), so no other writer can take these ids before our INSERT.

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from pingan.cases import lifecycle
@@ -431,12 +431,7 @@ class DupIndex:
         if not self.loaded:
             self.rebuild(session)
             return
-        rows = session.execute(
-            select(Case.id, Case.tracking_code, Case.status)
-            .where(Case.id >= max(self.max_id - LOOKBACK_IDS, 0))
-            .order_by(Case.id)
-            .limit(REFRESH_BATCH)  # also keeps the planner on the primary key when statistics are stale
-        ).all()
+        rows = session.connection().execute(_NEW_CASES, {"lo": max(self.max_id - LOOKBACK_IDS, 0)}).all()
         known = {int(r[0]): str(r[1]) for r in rows}
         if self.max_id and self._foreign(session, known.get(self.max_id)):
             self.rebuild(session)  # the row behind our highest id is gone or different: another database
@@ -480,12 +475,7 @@ class DupIndex:
         rejected or transferred cases leave the index, reopened ones come back.
         """
         lo = max(self.max_event - LOOKBACK_IDS, 0)
-        rows = session.execute(
-            select(CaseEvent.id, CaseEvent.case_id, CaseEvent.from_status, CaseEvent.to_status)
-            .where(CaseEvent.id > lo)
-            .order_by(CaseEvent.id)
-            .limit(REFRESH_BATCH)
-        ).all()
+        rows = session.connection().execute(_NEW_EVENTS, {"lo": lo}).all()
         affected: set[int] = set()
         for ev_id, case_id, before, after in rows:
             if ev_id in self.seen_events:
@@ -557,6 +547,24 @@ _BUILDING: set[str] = set()
 _INDEXES_LOCK = threading.Lock()
 # Above this many open cases a process builds its first index in a thread and answers from SQL meanwhile.
 BACKGROUND_BUILD_ABOVE = 20_000
+# Statements of every intake transaction, built once: building a select() costs more CPU than running it.
+# The refreshes' LIMIT also keeps the planner on the primary key when statistics are stale.
+_NEW_CASES = (
+    select(Case.id, Case.tracking_code, Case.status)
+    .where(Case.id >= bindparam("lo"))
+    .order_by(Case.id)
+    .limit(REFRESH_BATCH)
+)
+_NEW_EVENTS = (
+    select(CaseEvent.id, CaseEvent.case_id, CaseEvent.from_status, CaseEvent.to_status)
+    .where(CaseEvent.id > bindparam("lo"))
+    .order_by(CaseEvent.id)
+    .limit(REFRESH_BATCH)
+)
+_LIVE = select(Case.id, Case.tracking_code, Case.status, Case.title).where(
+    Case.id.in_(bindparam("ids", expanding=True))
+)
+
 # The SQL fallback reads at most this many open cases (the most recent) around the new matter.
 FALLBACK_ROWS = 2_000
 
@@ -790,9 +798,7 @@ def candidates_many(
     visible: set[int] = set()
     for k in range(0, len(ids), 1000):
         chunk = ids[k : k + 1000]
-        rows = session.execute(
-            select(Case.id, Case.tracking_code, Case.status, Case.title).where(Case.id.in_(chunk))
-        ).all()
+        rows = session.connection().execute(_LIVE, {"ids": chunk}).all()
         live.update({int(r[0]): r for r in rows})
         if actor is not None:
             from pingan.cases.queries import scoped

@@ -7,9 +7,10 @@ them. Rules are tried in order; the first that matches wins, so specific rules g
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pingan.dispatch.dataset import LABELS
 from pingan.policy.registry import register
@@ -101,7 +102,6 @@ class ResponsibilityPolicy(Strict):
     auto_dispatch: bool = Field(default=True, description="false: every case waits for a dispatcher")
     suggestions: int = Field(default=3, ge=1, le=7, description="suggestions shown to the dispatcher")
     rules: list[ResponsibilityRule] = Field(min_length=1)
-    _by_category: dict[str | None, list[ResponsibilityRule]] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check(self) -> ResponsibilityPolicy:
@@ -121,12 +121,16 @@ class ResponsibilityPolicy(Strict):
                     raise ValueError(f"rule {r.id}: unknown department codes {unknown} (see departments.yaml)")
         return self
 
+    @cached_property
+    def rules_by_category(self) -> dict[str | None, list[ResponsibilityRule]]:
+        """The rules that can match a category, in their order (filled as categories are asked for). A plain
+        attribute once computed: a pydantic private attribute costs a `__getattr__` on every read."""
+        return {}
+
     def match(
         self, category: str | None, text: str, county_code: str | None
     ) -> tuple[ResponsibilityRule, list[str]] | None:
-        by_category = self._by_category
-        if by_category is None:  # the rules that can match a category, in their order (built once)
-            by_category = self._by_category = {}
+        by_category = self.rules_by_category
         rules = by_category.get(category)
         if rules is None:
             rules = by_category[category] = [r for r in self.rules if r.category in (None, category)]

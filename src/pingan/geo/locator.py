@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pingan.geo.locate import Location
@@ -179,13 +179,14 @@ def layer_version(session: Session, name: str) -> int:
     cache: dict[str, int] | None = session.info.get(BATCH_CACHE)
     if cache is not None and name in cache:
         return cache[name]
-    v = int(session.scalar(select(LayerState.version).where(LayerState.name == name)) or 0)
+    v = int(session.connection().scalar(_VERSION, {"name": name}) or 0)
     if cache is not None:
         cache[name] = v
     return v
 
 
 BATCH_CACHE = "pingan.layer_versions"
+_VERSION = select(LayerState.version).where(LayerState.name == bindparam("name"))
 
 
 def _layer_version(session: Session) -> int:

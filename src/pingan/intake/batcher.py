@@ -80,7 +80,7 @@ class Batcher:
     def _write(self, batch: list[tuple[IntakeRecord, Actor, Future[IntakeResult]]]) -> None:
         try:
             with self.writing, self.factory() as session:
-                results = pipeline.submit_many(session, [(rec, actor) for rec, actor, _ in batch])
+                results = pipeline.submit_many(session, [(rec, actor) for rec, actor, _ in batch], own_transaction=True)
                 session.commit()
         except BaseException as exc:
             if len(batch) == 1:

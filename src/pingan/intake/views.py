@@ -72,7 +72,8 @@ def _register(channel: str, model: type[BaseModel]) -> None:
         _, adapter = _check(channel, actor)
         records = [(adapter(item, actor), actor) for item in body]
         with batcher.for_app(request.app.state).writing:
-            results = pipeline.submit_many(session, records)
+            # The sign-in check committed its own work: this transaction holds only the batch.
+            results = pipeline.submit_many(session, records, own_transaction=True)
             session.commit()
         created = sum(r.created for r in results)
         return BatchOut(results=results, created=created, existing=len(results) - created)

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql.expression import null
 
-from pingan.cases.models import CaseEvent
+from pingan.cases.models import Case, CaseEvent
 from pingan.metrics.models import MetricFact, MetricRollupState
 from pingan.metrics.policies import REWORK_ACTIONS
 from pingan.timeutil import utcnow
@@ -129,14 +129,22 @@ def _fact_queries(case_ids: Collection[int] | None) -> dict[str, Select[Any]]:
     return {DISPATCH: dispatch, REVISIT: revisit, VERIFY: verify}
 
 
-def refresh_cases(conn: Connection, case_ids: Iterable[int], families: Collection[str] | None = None) -> int:
+def refresh_cases(
+    conn: Connection,
+    case_ids: Iterable[int],
+    families: Collection[str] | None = None,
+    new: Collection[int] = frozenset(),
+) -> int:
     """Recompute the facts of these cases (of these families; all: None) from their timelines (idempotent).
-    Returns the number of cases."""
+    `new`: cases first stored in this transaction, which can have no facts to delete yet. Returns the number
+    of cases."""
     ids = sorted(set(case_ids))
     fams = sorted(families) if families is not None else [DISPATCH, REVISIT, VERIFY]
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i : i + _CHUNK]
-        conn.execute(delete(MetricFact).where(MetricFact.case_id.in_(chunk), MetricFact.family.in_(fams)))
+        old = [c for c in chunk if c not in new]
+        if old:
+            conn.execute(delete(MetricFact).where(MetricFact.case_id.in_(old), MetricFact.family.in_(fams)))
         queries = _fact_queries(chunk)
         for fam in fams:
             conn.execute(insert(MetricFact).from_select(list(COLUMNS), queries[fam]))
@@ -199,11 +207,14 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     # Most flushes (intake, comments, urges …) touch no fact: nothing to do. Otherwise only the families the new
     # events can change are recomputed, for their cases.
     todo: dict[str, set[int]] = {}
+    new: set[int] = set()
     for obj in session.new:
         if isinstance(obj, CaseEvent) and obj.action in FAMILY_OF_ACTION:
             todo.setdefault(FAMILY_OF_ACTION[obj.action], set()).add(obj.case_id)
+        elif isinstance(obj, Case):
+            new.add(obj.id)  # intake writes a case and its first events in one flush
     for family, ids in todo.items():
-        refresh_cases(session.connection(), ids, [family])
+        refresh_cases(session.connection(), ids, [family], new)
 
 
 def install() -> None:
