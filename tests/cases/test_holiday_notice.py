@@ -51,3 +51,30 @@ def test_december_complaint_crosses_into_2027(api, db, session) -> None:  # type
     assert to_cst(case.deadline_at) == datetime(2027, 1, 19, 10, 0, tzinfo=CST)
     shown = api.get("paiqian", f"/api/v1/cases/{cid}").json()
     assert shown["deadline_provisional"] is False
+
+
+def test_the_calendar_is_read_once_per_transaction(db) -> None:  # type: ignore[no-untyped-def]
+    """An intake batch hands many cases over in one transaction: they share one calendar. A notice written in
+    another transaction is seen by the next one, and `fresh` re-reads it within the same transaction."""
+    from pingan.cases import deadlines
+    from pingan.cases.models import HolidayNotice
+    from pingan.db import make_readonly_factory
+    from pingan.timeutil import utcnow
+
+    year = 2031
+    with make_readonly_factory(db.engine)() as s:  # SQLite: a reader does not keep the writer below waiting
+        first = deadlines.calendar(s)
+        assert deadlines.calendar(s) is first
+        before = first.is_workday(datetime(year, 3, 3).date())[0]
+        with db.factory() as other, other.begin():
+            other.add(
+                HolidayNotice(year=year, holidays=["2031-03-03"], workdays=[], created_at=utcnow(), created_by="t")
+            )
+        assert deadlines.calendar(s) is first  # the same transaction keeps its calendar
+        s.rollback()
+        after = deadlines.calendar(s)
+        assert after is not first
+        assert before is True and after.is_workday(datetime(year, 3, 3).date())[0] is False
+        assert deadlines.calendar(s, fresh=True) is not after
+    with db.factory() as s, s.begin():
+        s.delete(s.get(HolidayNotice, year))

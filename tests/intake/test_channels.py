@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from pingan.cases.models import Case
@@ -218,10 +219,12 @@ def test_address_is_located_by_the_gazetteer(api) -> None:  # type: ignore[no-un
     assert r.json()["region_code"].startswith("430621") and r.json()["locate_level"] in ("township", "village")
 
 
-def test_a_batch_that_loses_a_race_undoes_only_itself(api, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("own_transaction", [False, True])
+def test_a_batch_that_loses_a_race_undoes_only_itself(api, db, monkeypatch, own_transaction) -> None:  # type: ignore[no-untyped-def]
     """A matter stored by a concurrent retry after the batch looked it up: the batch's one INSERT fails on the
-    unique (channel, external id); each matter is taken again on its own, the late one answers with the stored
-    case, the others are created once, and the duplicate index keeps no case of the undone batch."""
+    unique (channel, external id); each matter is taken again on its own (in a savepoint, or after rolling the
+    batch's own transaction back), the late one answers with the stored case, the others are created once, and
+    the duplicate index keeps no case of the undone batch."""
     from pingan.cases import service
     from pingan.cases.actors import Actor
     from pingan.dispatch import duplicates
@@ -243,7 +246,7 @@ def test_a_batch_that_loses_a_race_undoes_only_itself(api, db, monkeypatch) -> N
 
     monkeypatch.setattr(service, "find_many_by_external", late)
     with db.factory() as s:
-        results = pipeline.submit_many(s, [(rec, actor) for rec in recs])
+        results = pipeline.submit_many(s, [(rec, actor) for rec in recs], own_transaction=own_transaction)
         s.commit()
         idx = duplicates.index_for(s)
         assert idx is not None

@@ -26,13 +26,13 @@ _NOTICES = select(HolidayNotice.year, HolidayNotice.holidays, HolidayNotice.work
 def calendar(session: Session, fresh: bool = False) -> WorkCalendar:
     """The working calendar with the administrator's holiday notices, read once per transaction (an intake
     batch hands hundreds of cases over in one); `fresh`: read again (a notice was just written)."""
+    conn = session.connection()  # begins the transaction when none has begun yet
     tx = session.get_transaction()
     hit = session.info.get(_CALENDAR)
-    if not fresh and hit is not None and tx is not None and hit[0] is tx:
+    if not fresh and hit is not None and hit[0] is tx:
         return hit[1]
     notices: dict[int, Notice] = {
-        int(year): notice_from_lists(holidays, workdays)
-        for year, holidays, workdays in session.connection().execute(_NOTICES)
+        int(year): notice_from_lists(holidays, workdays) for year, holidays, workdays in conn.execute(_NOTICES)
     }
     cal = WorkCalendar.from_policy(policy().working_hours, notices)
     session.info[_CALENDAR] = (tx, cal)
