@@ -93,7 +93,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 def body(i: int, run: str) -> dict[str, Any]:
     return {"work_order_no": f"{run}-{i}", "case_type": "投诉", "title": TITLES[i % len(TITLES)],
-            "content": f"{PLACES[i % len(PLACES)]}{TITLES[i % len(TITLES)]}，请相关部门尽快处理。编号{i}",
+            "content": f"{PLACES[i % len(PLACES)]}{TITLES[i % len(TITLES)]}，请相关部门尽快处理。编号{run}-{i}",
             "address": PLACES[i % len(PLACES)], "caller_name": "测试", "caller_phone": "13812341234"}
 
 

@@ -89,6 +89,27 @@ def test_fast_path_equals_scikit_learn(small_model: tuple[classifier.RoutingMode
         assert abs(sum(fast.values()) - 1.0) < 1e-6
 
 
+def test_a_batch_is_scored_as_its_messages_one_by_one(small_model: tuple[classifier.RoutingModel, Path]) -> None:
+    """An intake batch routes its matters in one model call: mixed shapes (both fields, subject only, text only,
+    empty) score, rank and explain exactly as each alone, and match scikit-learn."""
+    model, _ = small_model
+    train, _ = dataset.split(dataset.load_all(DATA))
+    both = [m for m in train if m.subject and m.detail][:6]
+    items = [(m.subject, m.detail) for m in both]
+    items += [(both[0].subject, ""), ("", both[1].detail), ("", ""), (both[2].subject, both[2].detail)]
+    many = model.predict_many(items, k=len(model.classes))
+    assert len(many) == len(items)
+    ref = model.predict_reference([dataset.Message(s, d, "") for s, d in items])
+    for (subject, detail), p, row in zip(items, many, ref, strict=True):
+        one = model.predict(subject, detail, k=len(model.classes))
+        assert [s.category for s in p.top] == [s.category for s in one.top]
+        assert np.allclose([s.score for s in p.top], [s.score for s in one.top], atol=1e-12)
+        assert [s.reasons for s in p.top] == [s.reasons for s in one.top]
+        fast = {s.category: s.score for s in p.top}
+        assert np.allclose([fast[c] for c in model.classes], row, atol=1e-5)
+    assert model.predict_many([]) == []
+
+
 def test_fast_path_equals_scikit_learn_on_two_field_messages(
     small_model: tuple[classifier.RoutingModel, Path],
 ) -> None:

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+
+from pingan.dispatch import responsibility
+
+if TYPE_CHECKING:
+    from pingan.dispatch.classifier import Prediction
+    from pingan.dispatch.policies import ResponsibilityPolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,19 @@ class RoutingDecision:
         }
 
 
+@dataclass(frozen=True)
+class Matter:
+    """What routing reads of a matter."""
+
+    title: str
+    content: str
+    channel: str
+    county_code: str
+    region_code: str
+    lon: float | None = None
+    lat: float | None = None
+
+
 def route(
     session: Session,
     *,
@@ -66,29 +86,48 @@ def route(
     lat: float | None = None,
     case_id: int | None = None,
 ) -> RoutingDecision:
-    """Classify, triage and apply the responsibility list.
+    """Classify, triage and apply the responsibility list (`route_many` for one matter)."""
+    return route_many(session, [Matter(title, content, channel, county_code, region_code, lon, lat)])[0]
+
+
+def route_many(session: Session, matters: Sequence[Matter]) -> list[RoutingDecision]:
+    """Classify (the whole batch in one model call), triage and apply the responsibility list.
 
     auto is True only when the classifier's calibrated confidence reaches the policy threshold, a department
     was found, and no 110/12345 transfer rule fired; otherwise the case waits for a dispatcher with the top
     suggestions and the words that drove them.
     """
-    from pingan.dispatch import classifier, responsibility, triage
+    from pingan.dispatch import classifier, triage
 
-    text = f"{title or ''}\n{content or ''}"
     pol = responsibility.policy()
-    decision = RoutingDecision(threshold=pol.auto_dispatch_threshold)
     try:
         model = classifier.load()
     except classifier.ModelMissing as exc:
         log.warning("routing without a model: %s", exc)
-        decision.triage = triage.check(channel, text)
-        return decision
-    pred = model.predict(title or "", content or "", k=pol.suggestions)
-    decision.model = str(model.meta.get("data_sha256", ""))[:12]
+        return [
+            RoutingDecision(threshold=pol.auto_dispatch_threshold, triage=triage.check(m.channel, _text(m)))
+            for m in matters
+        ]
+    preds = model.predict_many([(m.title or "", m.content or "") for m in matters], k=pol.suggestions)
+    fingerprint = str(model.meta.get("data_sha256", ""))[:12]
+    return [_decide(session, m, pred, pol, fingerprint) for m, pred in zip(matters, preds, strict=True)]
+
+
+def _text(m: Matter) -> str:
+    return f"{m.title or ''}\n{m.content or ''}"
+
+
+def _decide(
+    session: Session, m: Matter, pred: Prediction, pol: ResponsibilityPolicy, fingerprint: str
+) -> RoutingDecision:
+    from pingan.dispatch import triage
+
+    text = _text(m)
+    decision = RoutingDecision(threshold=pol.auto_dispatch_threshold, model=fingerprint)
     decision.category = pred.category
     decision.confidence = pred.confidence
     for i, sug in enumerate(pred.top):
-        a = responsibility.assign(session, sug.category, text, county_code, pol)
+        a = responsibility.assign(session, sug.category, text, m.county_code, pol)
         decision.suggestions.append(
             {
                 "category": sug.category,
@@ -105,7 +144,7 @@ def route(
             decision.responsibility = a.to_json()
             decision.department_id = a.lead.id if a.lead else None
             decision.co_department_ids = [d.id for d in a.co]
-    decision.triage = triage.check(channel, text, pred.category, pred.confidence)
+    decision.triage = triage.check(m.channel, text, pred.category, pred.confidence)
     decision.auto = (
         auto_dispatch_enabled(pol.auto_dispatch)
         and decision.confidence >= pol.auto_dispatch_threshold

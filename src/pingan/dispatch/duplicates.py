@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,12 @@ class TextModel:
         return f"{title} {title} {(content or '')[: self.text_chars]}"
 
     def vector(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
-        """(columns int32, weights float32): the `top_terms` heaviest bigrams, L2-normalised, sorted by column."""
+        """(columns int32, weights float32): the `top_terms` heaviest bigrams, L2-normalised, sorted by column.
+        Read-only arrays, remembered for the last texts: intake asks for a new case's vector twice (to search
+        with it, and to add the case to the index)."""
+        return _vector(self, title, content)
+
+    def _vector(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
         codes = _codes(_runs(self.text_of(title, content), self.stop_terms))
         if not len(codes):
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
@@ -163,7 +168,10 @@ class TextModel:
             keep = np.sort(np.argpartition(-w, self.top_terms - 1)[: self.top_terms])
             cols, w = cols[keep], w[keep]
         w = w / np.float32(np.sqrt(float(np.dot(w, w))) or 1.0)
-        return cols.astype(np.int32), w.astype(np.float32)
+        cols, w = cols.astype(np.int32), w.astype(np.float32)
+        cols.setflags(write=False)
+        w.setflags(write=False)
+        return cols, w
 
     def padded(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
         cols, w = self.vector(title, content)
@@ -206,12 +214,13 @@ class TextModel:
         shared[1:-1] = other[np.minimum(np.searchsorted(other, q.cols), len(other) - 1)] == q.cols
         edges = np.flatnonzero(shared[1:] != shared[:-1])
         found: dict[str, float] = {}
+        total = q.idf_sums
         for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
             i = start  # bigrams start..end-1 are shared: phrases of at most longest - 1 bigrams each
             while i < end:
                 j = min(end, i + longest - 1)
                 phrase = q.text[i : j + 1]
-                weight = float(q.idf[i:j].sum())
+                weight = round(total[j] - total[i], 6)  # equal phrases tie exactly, as before
                 found[phrase] = max(found.get(phrase, 0.0), weight)
                 i = j
         best = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -229,6 +238,16 @@ class QueryBigrams:
     text: str  # the runs of ≥ 2 characters joined by NUL
     cols: np.ndarray  # int32: column of the bigram text[i : i + 2], −1 where it touches a NUL
     idf: np.ndarray  # float32: the idf of those columns
+
+    @cached_property
+    def idf_sums(self) -> list[float]:
+        """idf_sums[j] − idf_sums[i]: the weight of bigrams i…j−1 (a phrase), without a numpy call per phrase."""
+        return [0.0, *np.cumsum(self.idf, dtype=np.float64).tolist()]
+
+
+@lru_cache(maxsize=1024)
+def _vector(model: TextModel, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
+    return model._vector(title, content)
 
 
 @lru_cache(maxsize=4)

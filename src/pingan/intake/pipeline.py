@@ -110,7 +110,7 @@ def _open_fresh(
 def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime) -> list[IntakeResult]:
     """Locate, route and stage the new cases, find their duplicates, dispatch the sure ones, then write all
     of it with one flush (one multi-row INSERT per table)."""
-    staged = [_stage(session, rec, actor) for rec, actor in items]
+    staged = _stage(session, [rec for rec, _ in items])
     cases = [st.case for st in staged]
     _load_departments(session, staged)
     service.stage_cases(session, [(st.case, actor, at, st.data) for st, (_, actor) in zip(staged, items, strict=True)])
@@ -144,19 +144,21 @@ class _Staged:
     data: dict[str, Any]
 
 
-def _stage(session: Session, rec: IntakeRecord, actor: Actor) -> _Staged:
-    """Locate and route one matter and build its case row (not yet stored)."""
-    loc = locate(session, rec.lon, rec.lat, rec.address or rec.title)
-    decision = dispatch.route(
+def _stage(session: Session, recs: Sequence[IntakeRecord]) -> list[_Staged]:
+    """Locate and route the matters (the batch's texts classified in one call) and build their case rows (not
+    yet stored)."""
+    locs = [locate(session, rec.lon, rec.lat, rec.address or rec.title) for rec in recs]
+    decisions = dispatch.route_many(
         session,
-        title=rec.title,
-        content=rec.content,
-        channel=rec.channel,
-        county_code=loc.county_code,
-        region_code=loc.region_code,
-        lon=rec.lon,
-        lat=rec.lat,
+        [
+            dispatch.Matter(rec.title, rec.content, rec.channel, loc.county_code, loc.region_code, rec.lon, rec.lat)
+            for rec, loc in zip(recs, locs, strict=True)
+        ],
     )
+    return [_build(rec, loc, decision) for rec, loc, decision in zip(recs, locs, decisions, strict=True)]
+
+
+def _build(rec: IntakeRecord, loc: Location, decision: dispatch.RoutingDecision) -> _Staged:
     case = Case(
         channel=rec.channel,
         external_id=rec.external_id,
