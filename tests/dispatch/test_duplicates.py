@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -96,6 +97,21 @@ def test_text_model_prefers_the_same_matter() -> None:
     assert m.cosine(a, b) > 0.3 > m.cosine(a, c)
     assert m.cosine(a, a) == pytest.approx(1.0, abs=1e-4)
     assert len(a[0]) <= duplicates.policy().text.top_terms
+
+
+def test_shared_phrases_read_an_index_row_as_it_is_stored() -> None:
+    """The why's shared words: an index row (ascending columns, padding last) gives the phrases a plain set of
+    the other matter's columns gives; the phrases are runs of the query's text, longest and rarest first."""
+    m = duplicates.text_model()
+    query = m.bigrams(*TRASH)
+    row, _ = m.padded(*TRASH2)
+    assert np.all(np.diff(row.astype(np.int64)) >= 0)
+    plain = m.shared_phrases(*TRASH, {int(c) for c in row if c != m.pad})
+    fast = m.shared_phrases(*TRASH, row, query=query, presorted=True)
+    assert fast == plain and fast
+    assert all(p in query.text for p in fast)
+    assert any("垃圾" in p for p in fast)
+    assert m.shared_phrases(*TRASH, np.full(4, m.pad, dtype=np.int32), presorted=True) == []
 
 
 def test_near_similar_open_case_is_a_candidate_with_reasons(tx: Session) -> None:

@@ -204,10 +204,16 @@ class TextModel:
         n: int = 3,
         longest: int = 12,
         query: QueryBigrams | None = None,
+        presorted: bool = False,
     ) -> list[str]:
-        """Longest runs of the query's text (≤ `longest` characters) whose bigrams the other matter also has."""
+        """Longest runs of the query's text (≤ `longest` characters) whose bigrams the other matter also has.
+        `presorted`: other_cols is an ascending array already (an index row: its padding sorts last and matches
+        no bigram)."""
         q = query if query is not None else self.bigrams(title, content)
-        other = np.sort(other_cols if isinstance(other_cols, np.ndarray) else np.fromiter(other_cols, dtype=np.int64))
+        if isinstance(other_cols, np.ndarray):
+            other = other_cols if presorted else np.sort(other_cols)
+        else:
+            other = np.sort(np.fromiter(other_cols, dtype=np.int64))
         if not len(other) or not len(q.cols):
             return []
         shared = np.zeros(len(q.cols) + 2, dtype=bool)
@@ -935,8 +941,7 @@ def _why(idx: DupIndex, h: _Hit, title: str, content: str, query: QueryBigrams) 
         why.append("同一区县，无坐标 (same county, no coordinates)")
     why.append(f"受理时间相隔 {_fmt_hours(h.hours)} 小时 ({_fmt_hours(h.hours)} h apart)")
     why.append(f"文本相似度 {h.text:.2f} (text similarity)")
-    cols = idx.cols[h.slot]
-    phrases = idx.model.shared_phrases(title, content, cols[cols != idx.model.pad], query=query)
+    phrases = idx.model.shared_phrases(title, content, idx.cols[h.slot], query=query, presorted=True)
     if phrases:
         why.append(f"共同词语 (shared words)：{'、'.join(phrases)}")
     return why
