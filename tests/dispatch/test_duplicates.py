@@ -222,6 +222,36 @@ def test_without_coordinates_same_town_and_stricter_text(tx: Session) -> None:
     assert find(tx, TRASH2, lon=None, lat=None, town_code=None, county_code=None) == []
 
 
+def test_a_batch_scores_a_shared_area_once_and_answers_as_one_by_one(tx: Session) -> None:
+    """An intake batch's matters of one town are scored against the town's cases in one pass
+    (`similarity_many`); each gets the candidates it gets alone, with the same scores and reasons."""
+    texts = [TRASH, TRASH2, LAMP, (TRASH[0], ""), ("", LAMP[1])]
+    for i, text in enumerate(texts * 2):
+        make(tx, text, lon=None, lat=None, town="430602001" if i % 3 else "430602002", at=T0 + timedelta(minutes=i))
+    make(tx, TRASH, lon=east(40))
+    at = T0 + timedelta(hours=2)
+    queries = [
+        duplicates.Query(title, content, lon, lat, at, town, "430602")
+        for (title, content) in [*texts, ("社保卡补办咨询", "请问社保卡丢失后如何补办，需要带什么材料。")]
+        for lon, lat, town in ((None, None, "430602001"), (LON, LAT, "430602001"), (None, None, None))
+    ]
+    many = duplicates.candidates_many(tx, queries)
+    tx.commit()
+    alone = [duplicates.candidates_many(tx, [q])[0] for q in queries]
+    tx.commit()
+    assert any(len(got) >= 2 for got in many) and any(got == [] for got in many)
+    assert many == alone
+    idx = duplicates.index_for(tx)
+    assert idx is not None
+    slots = idx.slots_in(idx.by_town, "430602001")
+    vectors = [idx.model.vector(*t) for t in texts]
+    with idx.lock:
+        together = idx.similarity_many(vectors, slots)
+        apart = np.stack([idx.similarity(v, slots) for v in vectors])
+    assert together.shape == (len(texts), len(slots)) and np.allclose(together, apart, atol=1e-6)
+    assert idx.similarity_many([], slots).shape == (0, len(slots))
+
+
 def test_actor_sees_only_candidates_in_scope(tx: Session) -> None:
     mine = make(tx, TRASH, county="430602", town="430602001")
     make(tx, TRASH, county="430611", town="430611001", lon=east(5))

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -349,6 +350,8 @@ class DupIndex:
     cells: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     by_town: dict[str, list[int]] = field(default_factory=dict)
     by_county: dict[str, list[int]] = field(default_factory=dict)
+    # An area's slots as an array, extended as its list grows (slots are only ever appended to an area).
+    _area_arrays: dict[tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
     max_id: int = 0
     max_code: str = ""
     max_event: int = 0
@@ -359,6 +362,7 @@ class DupIndex:
     loaded: bool = False
     stats: Counter[str] = field(default_factory=Counter)
     _dense: np.ndarray | None = field(default=None, repr=False)  # the query's weights by column, kept zeroed
+    _compact: np.ndarray | None = field(default=None, repr=False)  # column → row of a batch's query columns, else −1
 
     # -- building
 
@@ -551,7 +555,15 @@ class DupIndex:
 
     def slots_in(self, area: dict[str, list[int]], code: str | None) -> np.ndarray:
         slots = area.get(code or "") or []
-        return np.fromiter(slots, dtype=np.int64, count=len(slots))
+        key = (id(area), code or "")
+        have = self._area_arrays.get(key)
+        if have is None or len(have) > len(slots):
+            have = np.zeros(0, dtype=np.int64)
+        if len(have) < len(slots):
+            tail = slots[len(have) :]
+            have = np.concatenate([have, np.fromiter(tail, dtype=np.int64, count=len(tail))])
+            self._area_arrays[key] = have
+        return have
 
     def similarity(self, q: tuple[np.ndarray, np.ndarray], slots: np.ndarray) -> np.ndarray:
         """Cosine of the query with the cases in `slots` (call with the lock held)."""
@@ -562,9 +574,41 @@ class DupIndex:
         dense = self._dense
         dense[q[0]] = q[1]
         try:
-            return np.asarray((dense[self.cols[slots]] * self.wts[slots]).sum(axis=1))
+            # np.take skips fancy indexing's bounds checks (a third of the time); columns are in range by
+            # construction (padding is the last column, always zero).
+            cols = np.take(self.cols, slots, axis=0)
+            return np.einsum("ij,ij->i", np.take(dense, cols, mode="clip"), np.take(self.wts, slots, axis=0))
         finally:
             dense[q[0]] = 0.0
+
+    def similarity_many(self, queries: Sequence[tuple[np.ndarray, np.ndarray]], slots: np.ndarray) -> np.ndarray:
+        """Cosines of several queries with the same cases, (queries × slots): the cases' columns are read once
+        for all of them (call with the lock held). An intake batch asks this for every area its matters share."""
+        out = np.zeros((len(queries), len(slots)), dtype=np.float32)
+        if not len(slots) or not queries:
+            return out
+        sizes = [len(q[0]) for q in queries]
+        if not sum(sizes):
+            return out
+        union, inverse = np.unique(np.concatenate([q[0] for q in queries]), return_inverse=True)
+        weights = np.zeros((len(union), len(queries)), dtype=np.float32)  # the queries by shared column
+        weights[inverse, np.repeat(np.arange(len(queries)), sizes)] = np.concatenate([q[1] for q in queries])
+        if self._compact is None or len(self._compact) != len(self.model.idf):
+            self._compact = np.full(len(self.model.idf), -1, dtype=np.int32)
+        compact = self._compact
+        compact[union] = np.arange(len(union), dtype=np.int32)
+        try:
+            at = np.take(compact, np.take(self.cols, slots, axis=0), mode="clip")  # (slots, top_terms)
+        finally:
+            compact[union] = -1
+        hit = at >= 0
+        counts = hit.sum(axis=1)
+        matrix = sparse.csr_matrix(
+            (np.take(self.wts, slots, axis=0)[hit], at[hit], np.concatenate([[0], np.cumsum(counts)])),
+            shape=(len(slots), len(union)),
+        )
+        out[:] = (matrix @ weights).T
+        return out
 
 
 _INDEXES: dict[str, DupIndex] = {}
@@ -796,8 +840,12 @@ def candidates_many(
     if radius <= 0 or window_s <= 0 or n <= 0 or not queries:
         return [[] for _ in queries]
     shared = None if fallback else index_for(session, pol, wait=False, prime=stored)
+    area_sims: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+    if shared is not None and len(queries) > 1:
+        with shared.lock:
+            area_sims = _batch_area_sims(shared, queries)
     ranked: list[tuple[DupIndex, list[_Hit]]] = []
-    for q in queries:
+    for q, pre in zip(queries, area_sims, strict=True):
         t0 = _epoch(q.at)
         idx = shared or _fallback_index(session, pol, q.lon, q.lat, t0, radius, window_s, q.town_code, q.county_code)
         with idx.lock:
@@ -816,6 +864,7 @@ def candidates_many(
                 q.town_code,
                 q.county_code,
                 q.before_id,
+                pre,
             )
         ranked.append((idx, hits))
     ids = sorted({h.case_id for _, hits in ranked for h in hits})
@@ -865,32 +914,43 @@ def _rank(
     town: str | None,
     county: str | None,
     before: int | None = None,
+    area_sims: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[_Hit]:
+    """The best hits near the matter (by distance) and in its area (same town or county, for cases without
+    coordinates). `area_sims`: the area's slots and the query's similarities with them, computed for the
+    whole batch at once (`DupIndex.similarity_many`)."""
     has_xy = lat is not None and lon is not None
-    parts: list[tuple[np.ndarray, str | None]] = []
+    parts: list[tuple[np.ndarray, str | None, np.ndarray | None]] = []
     if has_xy:
         assert lat is not None and lon is not None
-        parts.append((idx.slots_near(lat, lon, radius), None))
-        if town:
-            parts.append((idx.slots_in(idx.by_town, town), "town"))
-    elif town:
-        parts.append((idx.slots_in(idx.by_town, town), "town"))
-    elif county:
-        parts.append((idx.slots_in(idx.by_county, county), "county"))
+        parts.append((idx.slots_near(lat, lon, radius), None, None))
+    found_in = _area_of(has_xy, town, county)
+    if found_in is not None:
+        kind, code = found_in
+        if area_sims is not None:
+            parts.append((area_sims[0], kind, area_sims[1]))
+        else:
+            parts.append((idx.slots_in(_area_lists(idx, kind), code), kind, None))
     q = idx.model.vector(title, content)
     hits: dict[int, _Hit] = {}
     keep = max(3 * n, n + 5)
     w = pol.weights
-    for slots, area in parts:
+    for slots, area, pre in parts:
         if not len(slots):
             continue
-        slots = slots[idx.alive[slots] & (np.abs(idx.t[slots] - t0) <= window_s)]
-        if exclude is not None:
-            slots = slots[idx.ids[slots] != exclude]
-        if before is not None:
-            slots = slots[idx.ids[slots] < before]
+        seconds = np.abs(idx.t.take(slots) - t0)
+        mask = idx.alive.take(slots) & (seconds <= window_s)
+        if exclude is not None or before is not None:
+            ids = idx.ids.take(slots)
+            if exclude is not None:
+                mask &= ids != exclude
+            if before is not None:
+                mask &= ids < before
         if area is not None and has_xy:
-            slots = slots[np.isnan(idx.lat[slots])]  # located ones were handled by distance
+            mask &= np.isnan(idx.lat.take(slots))  # located ones were handled by distance
+        slots, seconds = slots[mask], seconds[mask]
+        if pre is not None:
+            pre = pre[mask]
         if not len(slots):
             continue
         dist: np.ndarray | None = None
@@ -898,12 +958,12 @@ def _rank(
             assert lat is not None and lon is not None
             dist = haversine_m(lat, lon, idx.lat[slots], idx.lon[slots])
             inside = dist <= radius
-            slots, dist = slots[inside], dist[inside]
+            slots, dist, seconds = slots[inside], dist[inside], seconds[inside]
             if not len(slots):
                 continue
-        sims = idx.similarity(q, slots)
-        hours = np.abs(idx.t[slots] - t0) / 3600.0
-        time_part = 1.0 - (hours * 3600.0) / window_s
+        sims = pre if pre is not None else idx.similarity(q, slots)
+        hours = seconds / 3600.0
+        time_part = 1.0 - seconds / window_s
         if dist is not None:
             prox = 1.0 - dist / radius
             need = pol.min_text
@@ -929,6 +989,40 @@ def _rank(
             if prev is None or prev.score < hit.score:
                 hits[slot] = hit
     return sorted(hits.values(), key=lambda h: (-h.score, h.case_id))[:keep]
+
+
+def _area_of(has_xy: bool, town: str | None, county: str | None) -> tuple[str, str] | None:
+    """The area a matter's unlocated neighbours are searched in: its town (also for a located matter), else
+    its county when it has no coordinates."""
+    if town:
+        return ("town", town)
+    if county and not has_xy:
+        return ("county", county)
+    return None
+
+
+def _area_lists(idx: DupIndex, kind: str) -> dict[str, list[int]]:
+    return idx.by_town if kind == "town" else idx.by_county
+
+
+def _batch_area_sims(idx: DupIndex, queries: Sequence[Query]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """For queries that share an area with others in the batch: the area's slots and each query's
+    similarities with them, from one pass over the area's cases (call with the lock held)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, q in enumerate(queries):
+        area = _area_of(q.lat is not None and q.lon is not None, q.town_code, q.county_code)
+        if area is not None:
+            groups.setdefault(area, []).append(i)
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+    for (kind, code), members in groups.items():
+        if len(members) < 2:
+            continue
+        slots = idx.slots_in(_area_lists(idx, kind), code)
+        vectors = [idx.model.vector(queries[i].title, queries[i].content) for i in members]
+        sims = idx.similarity_many(vectors, slots)
+        for row, i in enumerate(members):
+            out[i] = (slots, sims[row])
+    return out
 
 
 def _why(idx: DupIndex, h: _Hit, title: str, content: str, query: QueryBigrams) -> list[str]:
