@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -94,6 +95,19 @@ def _sqlite_pragmas(engine: Engine) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode != "NONE":
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+_DATABASE_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(session: Session) -> str:
+    """The session's database as a string (its URL without the password), for per-database caches. Rendering
+    a URL quotes every part of it: intake asks several times per case, so it is rendered once per engine."""
+    engine = session.get_bind().engine
+    key = _DATABASE_KEYS.get(engine)
+    if key is None:
+        key = _DATABASE_KEYS[engine] = engine.url.render_as_string(hide_password=True)
+    return key
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:

@@ -47,6 +47,7 @@ from pingan.cases import lifecycle
 from pingan.cases.actors import Actor
 from pingan.cases.models import Case, CaseEvent
 from pingan.config import DATA_DIR
+from pingan.db import database_key
 from pingan.dispatch.dup_policies import DuplicatesPolicy, TextSettings
 from pingan.policy import registry
 from pingan.timeutil import as_utc
@@ -639,7 +640,7 @@ FALLBACK_ROWS = 2_000
 
 
 def _key(session: Session) -> str:
-    return session.get_bind().engine.url.render_as_string(hide_password=True)
+    return database_key(session)
 
 
 def index_for(

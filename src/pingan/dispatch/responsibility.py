@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pingan.db import database_key
 from pingan.dispatch.policies import ResponsibilityPolicy, ResponsibilityRule
 from pingan.orgs.models import Department
 from pingan.policy import registry
@@ -52,7 +53,7 @@ _DEPTS_LOCK = threading.Lock()
 
 def _departments(session: Session) -> dict[str, DeptRef]:
     """Every department by code, read once a minute per process and database (routing asks on every case)."""
-    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    key = database_key(session)
     now = time.monotonic()
     with _DEPTS_LOCK:
         hit = _DEPTS.get(key)
