@@ -257,3 +257,19 @@ def test_a_batch_that_loses_a_race_undoes_only_itself(api, db, monkeypatch, own_
     with db.factory() as s:
         for key in ("LATE-0", "LATE-1", "LATE-2"):
             assert s.scalar(select(func.count()).select_from(Case).where(Case.external_id == key)) == 1
+
+
+def test_tracking_codes_use_the_whole_alphabet_evenly() -> None:
+    """A tracking code is "PA" and 10 characters of an alphabet without 0/O/1/I; each position takes every
+    character (50 random bits, 5 per character)."""
+    from collections import Counter
+
+    from pingan.cases.service import _CODE_ALPHABET, new_tracking_code
+
+    codes = [new_tracking_code() for _ in range(4000)]
+    assert len(set(codes)) == len(codes)
+    assert all(len(c) == 12 and c.startswith("PA") and set(c[2:]) <= set(_CODE_ALPHABET) for c in codes)
+    for pos in (2, 11):
+        seen = Counter(c[pos] for c in codes)
+        assert set(seen) == set(_CODE_ALPHABET)
+        assert max(seen.values()) < 3 * min(seen.values())  # 125 expected each
