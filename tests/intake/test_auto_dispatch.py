@@ -57,3 +57,40 @@ def test_a_likely_duplicate_waits_for_a_person(api, shipped_policy) -> None:  # 
     dups = case["routing"]["duplicates"]
     assert dups and dups[0]["case_id"] == r1["case_id"] and dups[0]["why"]
     assert r2["auto_dispatched"] is False and case["status"] == "received"
+
+
+def test_a_mixed_batch_is_written_with_one_insert_per_table(db, shipped_policy) -> None:  # type: ignore[no-untyped-def]
+    """Cases dispatched at intake (deadlines, kind, department …) and cases left waiting go out in one INSERT,
+    and the departments handed over to are read once for the batch."""
+    from sqlalchemy import event
+
+    from pingan.cases.actors import Actor
+    from pingan.intake import adapters, pipeline
+    from pingan.intake.schemas import Hotline12345In
+    from pingan.orgs.roles import Role
+
+    actor = Actor(id=None, name="t", role=Role.OPERATOR)
+    sure = dict(
+        title="孩子学校乱收费，强制购买教辅资料", content="平江县某中学开学要求每个学生交两百元资料费，请教育局查处。"
+    )
+    police = dict(title="小区楼下有人持刀抢劫", content="刚刚在小区门口，有人持刀抢劫路人")
+    bodies = [hotline_body(f"MIX-{i}", address="平江县", **kind) for i, kind in enumerate((police, sure, police))]
+    records = [(adapters.from_hotline(Hotline12345In(**b), actor), actor) for b in bodies]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.factory() as s:
+            results = pipeline.submit_many(s, records, own_transaction=True)
+            s.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert [r.auto_dispatched for r in results] == [False, True, False]
+    assert sum(st.startswith("INSERT INTO cases ") for st in statements) == 1
+    if db.kind == "postgresql":  # SQLite hands event ids back one INSERT at a time
+        assert sum(st.startswith("INSERT INTO case_events ") for st in statements) == 1
+    by_id = [st for st in statements if st.startswith("SELECT departments.") and "WHERE departments.id" in st]
+    assert len(by_id) == 1

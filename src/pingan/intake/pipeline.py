@@ -65,6 +65,7 @@ def submit_many(
             return _submit_many(session, items, at)
     finally:
         session.info.pop(locator.BATCH_CACHE, None)
+        session.info.pop(_HELD, None)
 
 
 def _submit_many(
@@ -263,12 +264,14 @@ def _after_open(
 
 
 def _load_departments(session: Session, staged: Sequence[_Staged]) -> None:
-    """The departments the batch may hand over to, in one query (later lookups hit the identity map)."""
+    """The departments the batch may hand over to, in one query; held for the batch (the identity map only
+    keeps what something else references), so that the batch's later lookups find them there."""
     ids = {d for st in staged for d in (st.decision.department_id, *st.decision.co_department_ids) if d}
     if ids:
-        session.scalars(_DEPARTMENTS, {"ids": sorted(ids)}).all()
+        session.info[_HELD] = session.scalars(_DEPARTMENTS, {"ids": sorted(ids)}).all()
 
 
+_HELD = "pingan.intake.departments"
 _DEPARTMENTS = select(Department).where(Department.id.in_(bindparam("ids", expanding=True)))
 
 
