@@ -62,7 +62,7 @@ class RoutingDecision:
 
 
 @dataclass(frozen=True)
-class Matter:
+class RoutingInput:
     """What routing reads of a matter."""
 
     title: str
@@ -87,10 +87,10 @@ def route(
     case_id: int | None = None,
 ) -> RoutingDecision:
     """Classify, triage and apply the responsibility list (`route_many` for one matter)."""
-    return route_many(session, [Matter(title, content, channel, county_code, region_code, lon, lat)])[0]
+    return route_many(session, [RoutingInput(title, content, channel, county_code, region_code, lon, lat)])[0]
 
 
-def route_many(session: Session, matters: Sequence[Matter]) -> list[RoutingDecision]:
+def route_many(session: Session, matters: Sequence[RoutingInput]) -> list[RoutingDecision]:
     """Classify (the whole batch in one model call), triage and apply the responsibility list.
 
     auto is True only when the classifier's calibrated confidence reaches the policy threshold, a department
@@ -113,12 +113,12 @@ def route_many(session: Session, matters: Sequence[Matter]) -> list[RoutingDecis
     return [_decide(session, m, pred, pol, fingerprint) for m, pred in zip(matters, preds, strict=True)]
 
 
-def _text(m: Matter) -> str:
+def _text(m: RoutingInput) -> str:
     return f"{m.title or ''}\n{m.content or ''}"
 
 
 def _decide(
-    session: Session, m: Matter, pred: Prediction, pol: ResponsibilityPolicy, fingerprint: str
+    session: Session, m: RoutingInput, pred: Prediction, pol: ResponsibilityPolicy, fingerprint: str
 ) -> RoutingDecision:
     from pingan.dispatch import triage
 

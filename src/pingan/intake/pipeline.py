@@ -149,13 +149,11 @@ def _stage(session: Session, recs: Sequence[IntakeRecord]) -> list[_Staged]:
     """Locate and route the matters (the batch's texts classified in one call) and build their case rows (not
     yet stored)."""
     locs = [locate(session, rec.lon, rec.lat, rec.address or rec.title) for rec in recs]
-    decisions = dispatch.route_many(
-        session,
-        [
-            dispatch.Matter(rec.title, rec.content, rec.channel, loc.county_code, loc.region_code, rec.lon, rec.lat)
-            for rec, loc in zip(recs, locs, strict=True)
-        ],
-    )
+    inputs = [
+        dispatch.RoutingInput(rec.title, rec.content, rec.channel, loc.county_code, loc.region_code, rec.lon, rec.lat)
+        for rec, loc in zip(recs, locs, strict=True)
+    ]
+    decisions = dispatch.route_many(session, inputs)
     return [_build(rec, loc, decision) for rec, loc, decision in zip(recs, locs, decisions, strict=True)]
 
 
