@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -407,3 +408,24 @@ def test_auto_dispatch_can_be_switched_off(session, shipped_policy, monkeypatch:
     monkeypatch.setenv("PINGAN_AUTO_DISPATCH", "0")
     off = dispatch_api.route(session, county_code="430602", region_code="430602", **kw)  # type: ignore[arg-type]
     assert off.auto is False and off.category == on.category and off.department_id == on.department_id
+
+
+def test_the_vocabulary_cut_breaks_ties_by_term() -> None:
+    """max_features keeps the most frequent terms; among terms tied at the cut the first in term order, on every
+    machine (scikit-learn's own cut depends on how numpy sorts on the CPU at hand)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pingan.dispatch.vectorizer import StableTfidfVectorizer
+
+    docs = ["甲 乙 丙 丁", "甲 乙 丙 戊", "甲 乙 己 庚", "甲 辛 壬 癸"]  # 甲 ×4, 乙 ×3, 丙 ×2, the rest ×1
+    kw: dict[str, Any] = {"token_pattern": r"\S+", "max_features": 5}
+    stable = StableTfidfVectorizer(**kw).fit(docs)
+    ones = sorted(t for t in "丁戊己庚辛壬癸")
+    assert set(stable.vocabulary_) == {"甲", "乙", "丙", *ones[:2]}
+    assert sorted(stable.vocabulary_, key=stable.vocabulary_.__getitem__) == sorted(stable.vocabulary_)
+    assert StableTfidfVectorizer(**kw).fit(docs[::-1]).vocabulary_ == stable.vocabulary_
+    # Without ties at the cut it keeps what scikit-learn keeps, with the same weights.
+    kw["max_features"] = 3
+    plain, ours = TfidfVectorizer(**kw).fit(docs), StableTfidfVectorizer(**kw).fit(docs)
+    assert plain.vocabulary_ == ours.vocabulary_ and np.allclose(plain.idf_, ours.idf_)
+    assert StableTfidfVectorizer(token_pattern=r"\S+", min_df=2).fit(docs).vocabulary_.keys() == {"甲", "乙", "丙"}

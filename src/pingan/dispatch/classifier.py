@@ -371,9 +371,10 @@ def train(
     from joblib import Parallel, delayed
     from scipy.sparse import hstack, vstack
     from sklearn.calibration import _SigmoidCalibration
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.model_selection import StratifiedGroupKFold
     from sklearn.svm import LinearSVC
+
+    from pingan.dispatch.vectorizer import StableTfidfVectorizer as TfidfVectorizer
 
     params = params or Params()
     t0 = time.perf_counter()
