@@ -35,7 +35,7 @@ _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def new_tracking_code() -> str:
-    """"PA" + 10 characters of 32: 50 random bits drawn at once (one read of the system's randomness, not ten)."""
+    """PA followed by 10 characters of 32: 50 random bits drawn at once (one read of the system randomness, not ten)."""
     bits = secrets.randbits(50)
     return "PA" + "".join(_CODE_ALPHABET[(bits >> (5 * i)) & 31] for i in range(10))
 
