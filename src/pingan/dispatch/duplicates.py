@@ -937,6 +937,11 @@ def _rank(
     keep = max(3 * n, n + 5)
     w = pol.weights
     for slots, area, pre in parts:
+        if pre is not None:
+            # Area hits need this much text similarity: with the similarities known, most of a busy town drops
+            # out before the other filters run.
+            passing = np.flatnonzero(pre >= pol.min_text_no_coords)
+            slots, pre = slots.take(passing), pre.take(passing)
         if not len(slots):
             continue
         seconds = np.abs(idx.t.take(slots) - t0)
