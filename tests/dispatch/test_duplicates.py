@@ -50,6 +50,7 @@ def make(
     at: datetime = T0,
     town: str | None = "430602001",
     county: str = "430602",
+    commit: bool = True,
 ) -> Case:
     case = Case(
         channel="hotline_12345",
@@ -67,7 +68,8 @@ def make(
         departments=[],
     )
     case, _ = service.open_case(session, case, DESK, at, {})
-    session.commit()
+    if commit:
+        session.commit()
     return case
 
 
@@ -164,6 +166,40 @@ def test_cases_written_by_another_session_are_seen_at_once(db: Any, tx: Session)
         c = make(other, TRASH, lon=east(25))
     assert [g["case_id"] for g in find(tx, TRASH2)] == [c.id]
     assert duplicates.index_for(tx).stats["incremental"] >= 1
+
+
+def test_a_case_committed_after_higher_ids_joins_the_index(db: Any, tx: Session) -> None:
+    """Another process's transaction took its id first and commits last, after the index has read past it."""
+    if db.kind != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its ids commit in order")
+    assert find(tx, TRASH2) == []  # the index exists now
+    with db.session() as slow:
+        early = make(slow, TRASH, lon=east(25), commit=False)
+        with db.session() as other:
+            for i in range(duplicates.LOOKBACK_IDS + 4):
+                make(other, LAMP, lon=east(3000 + 10 * i))
+        assert find(tx, TRASH2) == []
+        slow.commit()
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [early.id]
+
+
+def test_a_reopening_committed_after_higher_events_brings_the_case_back(db: Any, tx: Session) -> None:
+    if db.kind != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its events commit in order")
+    a = make(tx, TRASH)
+    dep = tx.scalars(select(Department.id).where(Department.code == "cg")).one()
+    tx.execute(update(Case).where(Case.id == a.id).values(status="closed", department_id=dep))
+    tx.commit()
+    assert find(tx, TRASH2) == []
+    with db.session() as slow:
+        boss = Actor(id=None, name="督办员", role=Role.SUPERVISOR)
+        service.act(slow, a.id, "reopen", boss, ActionInput(reason="回访不满意"))  # its event is written, not committed
+        with db.session() as other:
+            for i in range(duplicates.LOOKBACK_IDS + 4):
+                make(other, LAMP, lon=east(3000 + 10 * i))
+        assert find(tx, TRASH2) == []
+        slow.commit()
+    assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
 
 
 def test_reopened_case_returns_at_once(tx: Session) -> None:

@@ -13,7 +13,8 @@ kept in each process:
 * **time**: only cases received at most `days` before or after the new matter.
 
 Keeping current without scanning: every call reads the case ids and the timeline events above the highest ones
-the index has seen (minus a small look-back for transactions that commit out of order). New cases from any
+the index has seen (minus a small look-back for transactions that commit out of order, and the ids it read past
+while they were not there yet: another process's batch took them first and commits last). New cases from any
 process appear at once; every status change appends an event, so cases that were closed, merged, rejected or
 transferred leave the index and reopened ones come back at once. The few best candidates are also re-read from
 the database before they are returned. Every `resync_seconds` (default an hour) the index re-reads the ids of
@@ -59,6 +60,10 @@ REFRESH_BATCH = 5000  # rows read per call at most; the next call goes on from t
 MISSING_GRACE_S = 10.0  # how long our highest id may stay invisible (an open transaction) before a rebuild
 RECENT_IDS = 4096  # how many of the highest case ids' codes an index remembers
 LOOKBACK_IDS = 16  # ids/events re-read each call: transactions that commit out of order within this many
+# Case ids the index read past without seeing (a transaction that took them still open, e.g. another process's
+# batch) are read again until they appear, for this long and while this close to the highest id.
+GAP_WAIT_S = 120.0
+GAP_SPAN = REFRESH_BATCH // 2
 OPEN_STATES = sorted(s.value for s in lifecycle.OPEN)
 log = logging.getLogger("pingan.dispatch.duplicates")
 
@@ -329,6 +334,32 @@ _COLUMNS = (
 
 
 @dataclass
+class Gaps:
+    """Ids an index read past while they were absent: a transaction that took them is still open (another
+    process's batch took them first and commits last). They are read again until they appear, for
+    `GAP_WAIT_S` at most (a rolled-back transaction's never do) and while within `GAP_SPAN` of the highest."""
+
+    awaited: dict[int, float] = field(default_factory=dict)  # id → when first read past
+
+    def floor(self, top: int) -> int:
+        """The lowest id to read: the look-back below `top` (the highest seen), or the oldest still awaited."""
+        lo = max(top - LOOKBACK_IDS, 0)
+        if self.awaited:
+            now, oldest = time.monotonic(), top - GAP_SPAN
+            self.awaited = {i: t for i, t in self.awaited.items() if i > oldest and now - t < GAP_WAIT_S}
+            lo = min([lo, *self.awaited])
+        return lo
+
+    def note(self, seen: Collection[int], top: int, new_top: int) -> None:
+        """After a read that found `seen` and moved the highest id from `top` to `new_top`."""
+        for i in seen:
+            self.awaited.pop(i, None)
+        if new_top > top:
+            now = time.monotonic()
+            self.awaited.update((i, now) for i in range(max(top + 1, new_top - GAP_SPAN), new_top) if i not in seen)
+
+
+@dataclass
 class DupIndex:
     """Open cases of one database, in arrays; one per process and database, guarded by a lock."""
 
@@ -356,6 +387,8 @@ class DupIndex:
     max_id: int = 0
     max_code: str = ""
     max_event: int = 0
+    case_gaps: Gaps = field(default_factory=lambda: Gaps())
+    event_gaps: Gaps = field(default_factory=lambda: Gaps())
     seen_events: set[int] = field(default_factory=set)
     last_resync: float = 0.0
     missing_since: float | None = None
@@ -461,7 +494,7 @@ class DupIndex:
         if not self.loaded:
             self.rebuild(session)
             return
-        rows = session.connection().execute(_NEW_CASES, {"lo": max(self.max_id - LOOKBACK_IDS, 0)}).all()
+        rows = session.connection().execute(_NEW_CASES, {"lo": self.case_gaps.floor(self.max_id)}).all()
         known = {int(r[0]): str(r[1]) for r in rows}
         if self.max_id and self._foreign(session, known.get(self.max_id)):
             self.rebuild(session)  # the row behind our highest id is gone or different: another database
@@ -472,6 +505,7 @@ class DupIndex:
         if new:
             self._load(session, Case.id.in_(new))
             self.stats["incremental"] += len(new)
+        self.case_gaps.note(known, self.max_id, int(rows[-1][0]) if rows else self.max_id)
         if rows and int(rows[-1][0]) > self.max_id:
             self.max_id, self.max_code = int(rows[-1][0]), str(rows[-1][1])
         self._follow_events(session)
@@ -501,11 +535,13 @@ class DupIndex:
         """Cases that left or re-entered the open set since the last call, from the timeline's new events.
 
         Every status change appends an event (cases.service), so reading the events above the highest one seen
-        (minus a look-back for transactions that commit out of order) keeps the open set exact: closed, merged,
-        rejected or transferred cases leave the index, reopened ones come back.
+        (minus a look-back for transactions that commit out of order, and the ids still awaited: `Gaps`) keeps
+        the open set exact: closed, merged, rejected or transferred cases leave the index, reopened ones come
+        back.
         """
-        lo = max(self.max_event - LOOKBACK_IDS, 0)
+        lo = self.event_gaps.floor(self.max_event)
         rows = session.connection().execute(_NEW_EVENTS, {"lo": lo}).all()
+        self.event_gaps.note({int(r[0]) for r in rows}, self.max_event, int(rows[-1][0]) if rows else self.max_event)
         affected: set[int] = set()
         for ev_id, case_id, before, after in rows:
             if ev_id in self.seen_events:
@@ -515,7 +551,7 @@ class DupIndex:
                 affected.add(int(case_id))
         if rows:
             self.max_event = max(self.max_event, int(rows[-1][0]))
-        self.seen_events = {e for e in self.seen_events if e > lo}
+        self.seen_events = {e for e in self.seen_events if e >= lo}
         if not affected:
             return
         status = {
@@ -627,7 +663,7 @@ _NEW_CASES = (
 )
 _NEW_EVENTS = (
     select(CaseEvent.id, CaseEvent.case_id, CaseEvent.from_status, CaseEvent.to_status)
-    .where(CaseEvent.id > bindparam("lo"))
+    .where(CaseEvent.id >= bindparam("lo"))
     .order_by(CaseEvent.id)
     .limit(REFRESH_BATCH)
 )

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 IDLE_EXIT_S = 5.0  # the writer thread ends after this long without work (a new request starts another)
 WAIT_S = 120.0
-LINGER_S = 0.0005
+LINGER_S = 0.0015
 
 
 class Batcher:
