@@ -13,6 +13,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pingan.db import database_key
 from pingan.geo.models import Region
 
 CITY_CODE = "430600"
@@ -268,7 +269,7 @@ def gazetteer(session: Session) -> Gazetteer:
     (their `geo_layer_state` row "places" carries a version, as the grid layer's does)."""
     from pingan.geo.models import GeoPlace
 
-    key = str(session.get_bind().engine.url)
+    key = database_key(session)
     from pingan.geo.locator import layer_version
 
     version = layer_version(session, "places")

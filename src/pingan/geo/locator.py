@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from pingan.db import database_key
 from pingan.geo.locate import Location
 from pingan.geo.models import Grid, LayerState, RegionShape
 from pingan.geo.shapes import from_wkb
@@ -207,7 +208,7 @@ def build_index(session: Session) -> GridIndex | None:
 
 
 def index_for(session: Session) -> GridIndex | None:
-    key = str(session.get_bind().engine.url)
+    key = database_key(session)
     version = _layer_version(session)
     with _lock:
         hit = _cache.get(key)

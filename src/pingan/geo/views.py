@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from pingan.cases.lifecycle import OPEN
 from pingan.cases.models import Case
 from pingan.cases.queries import scoped
+from pingan.db import database_key
 from pingan.deps import ActorDep, SessionDep, require_roles
 from pingan.errors import Forbidden, NotFound
 from pingan.geo import divisions, service
@@ -238,9 +239,7 @@ def map_divisions(
             )
         return {"type": "FeatureCollection", "crs_name": crs, "features": feats}
 
-    return _cached_json(
-        request, ("div", str(session.get_bind().engine.url), _version(session), level, parent, zoom, crs), build
-    )
+    return _cached_json(request, ("div", database_key(session), _version(session), level, parent, zoom, crs), build)
 
 
 @router.get("/map/grids", summary="网格面 GeoJSON of a town/village (simplified by zoom, ETag)")
@@ -273,9 +272,7 @@ def map_grids(
             )
         return {"type": "FeatureCollection", "crs_name": crs, "features": feats}
 
-    return _cached_json(
-        request, ("grid", str(session.get_bind().engine.url), _version(session), parent, zoom, crs), build
-    )
+    return _cached_json(request, ("grid", database_key(session), _version(session), parent, zoom, crs), build)
 
 
 _LEVEL_COLUMN = {

@@ -113,7 +113,6 @@ def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: dat
     of it with one flush (one multi-row INSERT per table)."""
     staged = _stage(session, [rec for rec, _ in items])
     cases = [st.case for st in staged]
-    _load_departments(session, staged)
     service.stage_cases(session, [(st.case, actor, at, st.data) for st, (_, actor) in zip(staged, items, strict=True)])
     try:
         found = duplicates.candidates_many(
@@ -126,10 +125,12 @@ def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: dat
             ],
             stored=cases,
         )
-        results = []
-        for (rec, actor), st, dups in zip(items, staged, found, strict=True):
+        for st, dups in zip(staged, found, strict=True):
             st.decision.duplicates = dups
-            results.append(_after_open(session, st.case, rec, actor, st, at))
+        _load_departments(session, [st for st in staged if _dispatchable(st.decision)])
+        results = [
+            _after_open(session, st.case, rec, actor, st, at) for (rec, actor), st in zip(items, staged, strict=True)
+        ]
         session.flush()
     except BaseException:
         duplicates.forget(session, [c.id for c in cases])
@@ -233,13 +234,7 @@ def _after_open(
             flush=False,
             case=case,
         )
-    elif (
-        decision.auto
-        and decision.department_id
-        and not decision.triage
-        and not _likely_duplicate(decision)
-        and _active(session, decision.department_id)
-    ):
+    elif _dispatchable(decision) and _active(session, decision.department_id):
         service.act(
             session, case.id, "register", SYSTEM, ActionInput(note="置信度达到自动派遣阈值"), at, flush=False, case=case
         )
@@ -261,8 +256,13 @@ def _after_open(
     return _result(case, created=True, auto=auto)
 
 
+def _dispatchable(decision: dispatch.RoutingDecision) -> bool:
+    """Sure enough to dispatch at intake: confident, owned by a department, no transfer rule, no likely duplicate."""
+    return bool(decision.auto and decision.department_id and not decision.triage and not _likely_duplicate(decision))
+
+
 def _load_departments(session: Session, staged: Sequence[_Staged]) -> None:
-    """The departments the batch may hand over to, in one query; held for the batch (the identity map only
+    """The departments the batch will hand over to, in one query; held for the batch (the identity map only
     keeps what something else references), so that the batch's later lookups find them there."""
     ids = {d for st in staged for d in (st.decision.department_id, *st.decision.co_department_ids) if d}
     if ids:
@@ -273,9 +273,9 @@ _HELD = "pingan.intake.departments"
 _DEPARTMENTS = select(Department).where(Department.id.in_(bindparam("ids", expanding=True)))
 
 
-def _active(session: Session, department_id: int) -> bool:
+def _active(session: Session, department_id: int | None) -> bool:
     # Routing reads departments from a per-process cache; the one we hand over to must still be active now.
-    dep = session.get(Department, department_id)
+    dep = session.get(Department, department_id) if department_id is not None else None
     return dep is not None and dep.active
 
 
