@@ -168,6 +168,13 @@ def test_cases_written_by_another_session_are_seen_at_once(db: Any, tx: Session)
     assert duplicates.index_for(tx).stats["incremental"] >= 1
 
 
+def _more_than_the_look_back(db: Any) -> None:
+    """Cases committed meanwhile by another session, more than the index re-reads below its highest id."""
+    with db.session() as other:
+        for i in range(duplicates.LOOKBACK_IDS + 4):
+            make(other, LAMP, lon=east(3000 + 10 * i))
+
+
 def test_a_case_committed_after_higher_ids_joins_the_index(db: Any, tx: Session) -> None:
     """Another process's transaction took its id first and commits last, after the index has read past it."""
     if db.kind != "postgresql":
@@ -175,9 +182,7 @@ def test_a_case_committed_after_higher_ids_joins_the_index(db: Any, tx: Session)
     assert find(tx, TRASH2) == []  # the index exists now
     with db.session() as slow:
         early = make(slow, TRASH, lon=east(25), commit=False)
-        with db.session() as other:
-            for i in range(duplicates.LOOKBACK_IDS + 4):
-                make(other, LAMP, lon=east(3000 + 10 * i))
+        _more_than_the_look_back(db)
         assert find(tx, TRASH2) == []
         slow.commit()
     assert [g["case_id"] for g in find(tx, TRASH2)] == [early.id]
@@ -194,9 +199,7 @@ def test_a_reopening_committed_after_higher_events_brings_the_case_back(db: Any,
     with db.session() as slow:
         boss = Actor(id=None, name="督办员", role=Role.SUPERVISOR)
         service.act(slow, a.id, "reopen", boss, ActionInput(reason="回访不满意"))  # its event is written, not committed
-        with db.session() as other:
-            for i in range(duplicates.LOOKBACK_IDS + 4):
-                make(other, LAMP, lon=east(3000 + 10 * i))
+        _more_than_the_look_back(db)
         assert find(tx, TRASH2) == []
         slow.commit()
     assert [g["case_id"] for g in find(tx, TRASH2)] == [a.id]
