@@ -57,6 +57,11 @@ def test_a_likely_duplicate_waits_for_a_person(api, shipped_policy) -> None:  # 
     dups = case["routing"]["duplicates"]
     assert dups and dups[0]["case_id"] == r1["case_id"] and dups[0]["why"]
     assert r2["auto_dispatched"] is False and case["status"] == "received"
+    # Intake records distance, time and similarity; the words both share come when the case page asks.
+    assert not any("共同词语" in w for w in dups[0]["why"])
+    live = api.get("paiqian", f"/api/v1/cases/{r2['case_id']}/duplicates").json()
+    assert live["items"][0]["case_id"] == r1["case_id"]
+    assert any("共同词语" in w and "教辅资料" in w for w in live["items"][0]["why"])
 
 
 def test_a_mixed_batch_is_written_with_one_insert_per_table(db, shipped_policy) -> None:  # type: ignore[no-untyped-def]

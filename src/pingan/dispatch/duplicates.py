@@ -866,10 +866,13 @@ def candidates_many(
     actor: Actor | None = None,
     fallback: bool = False,
     stored: Sequence[Case] = (),
+    shared_words: bool = True,
 ) -> list[list[dict[str, Any]]]:
     """`candidates` for many matters at once (an intake batch): one index refresh and one confirming query.
     `stored`: the batch's own new cases (given their ids, maybe not yet flushed), which join the index and the
-    confirmation from memory."""
+    confirmation from memory. `shared_words=False`: the why says distance, time apart and text similarity but
+    not the words the two texts share (the costliest part; intake keeps a record of the candidates, and the
+    case page asks again with the words: GET /cases/{id}/duplicates)."""
     pol = policy()
     radius = float(radius_m if radius_m is not None else pol.radius_m)
     window_s = float(days if days is not None else pol.days) * 86400.0
@@ -920,7 +923,7 @@ def candidates_many(
     if actor is None:
         visible = set(live)
     return [
-        _confirm(idx, hits, n, live, visible, q.title, q.content)
+        _confirm(idx, hits, n, live, visible, q.title, q.content, shared_words)
         for q, (idx, hits) in zip(queries, ranked, strict=True)
     ]
 
@@ -1067,7 +1070,7 @@ def _batch_area_sims(idx: DupIndex, queries: Sequence[Query]) -> list[tuple[np.n
     return out
 
 
-def _why(idx: DupIndex, h: _Hit, title: str, content: str, query: QueryBigrams) -> list[str]:
+def _why(idx: DupIndex, h: _Hit, title: str, content: str, query: QueryBigrams | None) -> list[str]:
     why: list[str] = []
     if h.distance_m is not None:
         why.append(f"距离 {h.distance_m:.0f} 米 ({h.distance_m:.0f} m apart)")
@@ -1077,6 +1080,8 @@ def _why(idx: DupIndex, h: _Hit, title: str, content: str, query: QueryBigrams) 
         why.append("同一区县，无坐标 (same county, no coordinates)")
     why.append(f"受理时间相隔 {_fmt_hours(h.hours)} 小时 ({_fmt_hours(h.hours)} h apart)")
     why.append(f"文本相似度 {h.text:.2f} (text similarity)")
+    if query is None:
+        return why
     phrases = idx.model.shared_phrases(title, content, idx.cols[h.slot], query=query, presorted=True)
     if phrases:
         why.append(f"共同词语 (shared words)：{'、'.join(phrases)}")
@@ -1091,11 +1096,12 @@ def _confirm(
     visible: set[int],
     title: str,
     content: str,
+    shared_words: bool = True,
 ) -> list[dict[str, Any]]:
     """The best hits still open (per `live`, just re-read) and visible to the actor, with their why."""
     if not ranked:
         return []
-    query = idx.model.bigrams(title, content)
+    query = idx.model.bigrams(title, content) if shared_words else None
     out: list[dict[str, Any]] = []
     with idx.lock:
         for h in ranked:

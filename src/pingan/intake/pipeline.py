@@ -124,6 +124,7 @@ def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: dat
                 for c in cases
             ],
             stored=cases,
+            shared_words=False,
         )
         for st, dups in zip(staged, found, strict=True):
             st.decision.duplicates = dups
