@@ -100,7 +100,8 @@ def find_many_by_external(session: Session, keys: Sequence[tuple[str, str]]) -> 
     with session.no_autoflush:
         # Most matters are new: a narrow probe first, whole cases only for the ones already stored.
         conn = session.connection()
-        stored = [int(r[0]) for ch, ids in by_channel.items() for r in conn.execute(_PROBE, {"ch": ch, "ids": ids})]
+        probe = _PROBE_PG if conn.dialect.name == "postgresql" else _PROBE
+        stored = [int(r[0]) for ch, ids in by_channel.items() for r in conn.execute(probe, {"ch": ch, "ids": ids})]
         if stored:
             for case in session.scalars(select(Case).where(Case.id.in_(stored))):
                 found[(case.channel, case.external_id)] = case
@@ -109,6 +110,14 @@ def find_many_by_external(session: Session, keys: Sequence[tuple[str, str]]) -> 
 
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
 _PROBE = select(Case.id).where(Case.channel == bindparam("ch"), Case.external_id.in_(bindparam("ids", expanding=True)))
+# PostgreSQL: one lookup in the (channel, external id) index per id, whatever the statistics say. With the
+# statistics of a table that grew since it was last analysed (a fresh database under a bulk import), the IN
+# form scanned every case of the channel through another index and compared each with all the ids: 29 ms for
+# a batch of 250 among 6,000 cases, 1.2 ms once analysed, 0.3 ms this way.
+_PROBE_PG = text(
+    "SELECT c.id FROM unnest(CAST(:ids AS varchar[])) AS k(x) CROSS JOIN LATERAL "
+    "(SELECT id FROM cases WHERE channel = :ch AND external_id = k.x LIMIT 1) AS c"
+)
 
 
 def open_case(session: Session, case: Case, actor: Actor, at: datetime, data: dict[str, Any]) -> tuple[Case, bool]:
