@@ -113,7 +113,7 @@ _PROBE = select(Case.id).where(Case.channel == bindparam("ch"), Case.external_id
 # PostgreSQL: one lookup in the (channel, external id) index per id, whatever the statistics say. With the
 # statistics of a table that grew since it was last analysed (a fresh database under a bulk import), the IN
 # form scanned every case of the channel through another index and compared each with all the ids: 29 ms for
-# a batch of 250 among 6,000 cases, 1.2 ms once analysed, 0.3 ms this way.
+# a batch of 250 among 6,000 cases, 1.2 ms once analysed; 0.3 ms this way (0.7 ms with the round trip).
 _PROBE_PG = text(
     "SELECT c.id FROM unnest(CAST(:ids AS varchar[])) AS k(x) CROSS JOIN LATERAL "
     "(SELECT id FROM cases WHERE channel = :ch AND external_id = k.x LIMIT 1) AS c"
