@@ -29,6 +29,10 @@ class Notice:
 class WorkCalendar:
     segments: list[tuple[time, time]]
     notices: Mapping[int, Notice] = field(default_factory=dict)
+    # Answers by day: chinese-calendar validates its argument on every call, which cost an intake batch
+    # a tenth of its time (a deadline walks its days hour by hour). The notices never change in place: a new
+    # notice builds a new calendar (deadlines.calendar).
+    _days: dict[date, tuple[bool, bool]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_policy(
@@ -43,6 +47,12 @@ class WorkCalendar:
 
     def is_workday(self, day: date) -> tuple[bool, bool]:
         """(is it a working day, is that answer provisional)."""
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._workday(day)
+        return known
+
+    def _workday(self, day: date) -> tuple[bool, bool]:
         notice = self.notices.get(day.year)
         if notice is not None:
             if day in notice.workdays:
