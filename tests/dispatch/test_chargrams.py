@@ -1,0 +1,59 @@
+"""The numpy character n-gram counter against scikit-learn's analyzer, on real messages and odd texts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pingan.dispatch import dataset
+from pingan.dispatch.chargrams import CharGrams
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "messages"
+ODD = [
+    "",
+    "路",
+    "灯坏",
+    "Wi-Fi 0731-8888 噪音  \t\n 夜间施工",  # upper case, digits, a run of mixed whitespace
+    "\t单个制表符\n单个换行",  # single whitespace characters stay as they are
+    "😀表情符号𠀀扩展区汉字",  # outside the Basic Multilingual Plane
+    "ＡＢＣ全角字母与ǅ标题大小写",
+    "从未见过的字：龘靐齉",
+]
+
+
+def _texts() -> tuple[list[str], list[str]]:
+    msgs = dataset.load_all(DATA)
+    texts = [f"{m.subject}。{m.detail[:300]}" for m in msgs]
+    return texts[:600], texts[600:1400]
+
+
+def _reference(vec: TfidfVectorizer, text: str) -> tuple[list[int], list[float]]:
+    counts = Counter(j for g in vec.build_analyzer()(text) if (j := vec.vocabulary_.get(g)) is not None)
+    cols = sorted(counts)
+    return cols, [float(counts[c]) for c in cols]
+
+
+@pytest.mark.parametrize("ngrams", [(1, 4), (2, 3)])
+def test_counts_equal_scikit_learns_analyzer(ngrams: tuple[int, int]) -> None:
+    fit_on, check = _texts()
+    vec = TfidfVectorizer(analyzer="char", ngram_range=ngrams, lowercase=True, max_features=30_000).fit(fit_on)
+    grams = CharGrams(vec.vocabulary_, ngrams)
+    matched = 0
+    for text in [*check, *ODD, *fit_on[:50]]:
+        cols, counts = grams.count(text)
+        assert (cols.tolist(), counts.tolist()) == _reference(vec, text), text
+        matched += len(cols)
+    assert matched > 10_000  # the check ran on real n-grams, not on empty rows
+
+
+def test_a_vocabulary_too_wide_to_pack_is_refused() -> None:
+    # 35,001 characters of CJK extension B: ids of 16 bits, and 4 × 16 > 62
+    wide = {chr(0x20000 + i) + chr(0x20000 + i + 1): i for i in range(35_000)}
+    with pytest.raises(ValueError):
+        CharGrams(wide, (1, 4))
+    narrow = CharGrams(wide, (1, 2))  # 2 × 16 fit
+    cols, counts = narrow.count("".join(chr(0x20000 + i) for i in (0, 1, 2, 1, 2)))
+    assert cols.tolist() == [0, 1] and counts.tolist() == [1.0, 2.0]
