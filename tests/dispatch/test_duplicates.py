@@ -394,3 +394,44 @@ def test_api_duplicates_then_merge_and_every_reporter_is_informed(api: Any, sess
     ).all()
     codes = {p["tracking_code"] for p in informed}
     assert codes == {first.tracking_code, second.tracking_code}
+
+
+def test_intake_stores_each_text_vector_and_a_new_index_reads_it(db: Any, tx: Session) -> None:
+    """The process that takes a matter in stores the vector it computed; another process's index reads it
+    instead of computing it again, and computes the vectors of cases that have none or another model's."""
+    from pingan.cases.actors import Actor
+    from pingan.intake import adapters, pipeline
+    from pingan.intake.schemas import Hotline12345In
+    from tests.helpers import hotline_body
+
+    actor = Actor(id=None, name="t", role=Role.OPERATOR)
+    bodies = [hotline_body(f"VEC-{i}", title=t, content=c) for i, (t, c) in enumerate((TRASH, TRASH2, LAMP))]
+    records = [(adapters.from_hotline(Hotline12345In(**b), actor), actor) for b in bodies]
+    with db.factory() as s:
+        pipeline.submit_many(s, records, own_transaction=True)
+        s.commit()
+    bare = make(tx, LAMP)  # opened without the pipeline: no vector stored
+    model = duplicates.text_model()
+    foreign = make(tx, TRASH)
+    other_model = b"\x00" * 8 + model.pack(model.vector(*TRASH))[8:]  # a sound vector under another tag
+    tx.execute(update(Case).where(Case.id == foreign.id).values(dup_vector=other_model))
+    tx.commit()
+    rows = tx.execute(select(Case.id, Case.title, Case.content, Case.dup_vector).order_by(Case.id)).all()
+    stored = {r.id: r.dup_vector for r in rows if r.dup_vector is not None and r.id != foreign.id}
+    assert len(stored) == 3
+    for r in rows:
+        if r.id in stored:
+            cols, w = model.unpack(stored[r.id])  # type: ignore[misc]
+            want = model.vector(r.title, r.content)
+            assert np.array_equal(cols, want[0]) and np.array_equal(w, want[1])
+    assert model.unpack(b"\x00" * 8) is None and model.unpack(model.tag + b"\x01\x02\x03") is None
+
+    fresh = duplicates.DupIndex(model, duplicates.policy().cell_m)
+    fresh.rebuild(tx)
+    assert fresh.stats["vectors_stored"] == 3
+    assert fresh.stats["vectors_computed"] == 2  # `bare` and `foreign`
+    assert {bare.id, foreign.id} <= set(fresh.by_id)
+    for r in rows:
+        i = fresh.by_id[r.id]
+        want_cols, want_w = model.padded(r.title, r.content)
+        assert np.array_equal(fresh.cols[i], want_cols) and np.array_equal(fresh.wts[i], want_w)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from pingan.db import Base
@@ -82,6 +82,9 @@ class Case(Base):
     escalation_level: Mapped[int] = mapped_column(default=0)
     satisfaction: Mapped[str | None] = mapped_column(String(10))
     routing: Mapped[dict[str, Any] | None]
+    # The text vector duplicate search computed at intake (pingan.dispatch.duplicates.TextModel.pack), so
+    # that other server processes' indexes read it instead of computing it; loaded only when asked for.
+    dup_vector: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     event_count: Mapped[int] = mapped_column(default=0)
     head_hash: Mapped[str] = mapped_column(String(64), default="")

@@ -25,6 +25,7 @@ changed (a rebuilt database) the index is rebuilt.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import math
 import re
@@ -180,8 +181,36 @@ class TextModel:
         w.setflags(write=False)
         return cols, w
 
-    def padded(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
-        cols, w = self.vector(title, content)
+    @cached_property
+    def tag(self) -> bytes:
+        """8 bytes naming this model (vocabulary, weights, settings): a stored vector is used only by the model
+        that made it."""
+        h = hashlib.blake2b(digest_size=8)
+        for part in (self.vocab, self.idf):
+            h.update(np.ascontiguousarray(part).tobytes())
+        h.update(repr((self.stop_terms, self.text_chars, self.top_terms)).encode())
+        return h.digest()
+
+    def pack(self, vec: tuple[np.ndarray, np.ndarray]) -> bytes:
+        """A vector as stored with its case (`Case.dup_vector`): the tag, the columns, the weights."""
+        return self.tag + vec[0].astype("<i4").tobytes() + vec[1].astype("<f4").tobytes()
+
+    def unpack(self, blob: bytes | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """A stored vector, or None when there is none or another model (or nothing sound) made it."""
+        if not blob or len(blob) < 8 or bytes(blob[:8]) != self.tag or (len(blob) - 8) % 8:
+            return None
+        n = (len(blob) - 8) // 8
+        cols = np.frombuffer(blob, dtype="<i4", count=n, offset=8).astype(np.int32)
+        w = np.frombuffer(blob, dtype="<f4", count=n, offset=8 + 4 * n).astype(np.float32)
+        if n > self.top_terms or (n and (int(cols.min()) < 0 or int(cols.max()) >= self.pad)):
+            return None
+        return cols, w
+
+    def padded(
+        self, title: str, content: str, vec: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The vector (computed unless given) padded to `top_terms` columns, as the index keeps it."""
+        cols, w = vec if vec is not None else self.vector(title, content)
         pc = np.full(self.top_terms, self.pad, dtype=np.int32)
         pw = np.zeros(self.top_terms, dtype=np.float32)
         pc[: len(cols)] = cols
@@ -330,6 +359,7 @@ _COLUMNS = (
     Case.received_at,
     Case.town_code,
     Case.county_code,
+    Case.dup_vector,
 )
 
 
@@ -421,10 +451,14 @@ class DupIndex:
         self.wts = grow(self.wts, 0.0, (cap, k))
         self.cap = cap
 
-    def add(self, row: Sequence[Any]) -> None:
-        case_id, code, title, content, lat, lon, received_at, town, county = row
+    def add(self, row: Sequence[Any], vec: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Index one open case (a `_COLUMNS` row); its text vector from `vec`, else the stored one, else its text."""
+        case_id, code, title, content, lat, lon, received_at, town, county, stored = row
         if case_id in self.by_id:
             return
+        if vec is None:
+            vec = self.model.unpack(stored)
+            self.stats["vectors_stored" if vec is not None else "vectors_computed"] += 1
         self._grow(self.size + 1)
         i = self.size
         self.size += 1
@@ -434,7 +468,7 @@ class DupIndex:
         self.lon[i] = lon if has_xy else np.nan
         self.t[i] = _epoch(received_at)
         self.alive[i] = True
-        self.cols[i], self.wts[i] = self.model.padded(title or "", content or "")
+        self.cols[i], self.wts[i] = self.model.padded(title or "", content or "", vec)
         self.codes.append(code)
         self.titles.append(title or "")
         self.towns.append(town)
@@ -710,7 +744,7 @@ def index_for(
             _INDEXES[key] = idx
     with idx.lock:
         for case in prime:
-            idx.add(_row_of(case))
+            idx.add(_row_of(case), model.vector(case.title or "", case.content or ""))
         idx.refresh(session, pol.resync_seconds)
     return idx
 
@@ -728,6 +762,7 @@ def _row_of(case: Case) -> tuple[Any, ...]:
         case.received_at,
         case.town_code,
         case.county_code,
+        None,  # its vector comes with it (index_for's prime)
     )
 
 
@@ -874,6 +909,9 @@ def candidates_many(
     not the words the two texts share (the costliest part; intake keeps a record of the candidates, and the
     case page asks again with the words: GET /cases/{id}/duplicates)."""
     pol = policy()
+    model = text_model(pol.text)
+    for case in stored:
+        case.dup_vector = model.pack(model.vector(case.title or "", case.content or ""))
     radius = float(radius_m if radius_m is not None else pol.radius_m)
     window_s = float(days if days is not None else pol.days) * 86400.0
     n = int(limit if limit is not None else pol.limit)
