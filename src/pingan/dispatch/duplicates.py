@@ -1056,6 +1056,9 @@ def _rank(
         score = w.text * sims + w.distance * prox + w.time * time_part
         ok = np.flatnonzero((sims >= need) & (score >= pol.min_score))
         # Only the best `keep` can be answered: pick them before building objects (best score, then lowest id).
+        # In a busy area thousands pass: sort only those scoring at least the keep-th best (ties included).
+        if len(ok) > keep:
+            ok = ok[score[ok] >= -np.partition(-score[ok], keep - 1)[keep - 1]]
         ok = ok[np.lexsort((idx.ids[slots[ok]], -score[ok]))[:keep]]
         for j in ok.tolist():
             slot = int(slots[j])
