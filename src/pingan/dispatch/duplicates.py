@@ -17,9 +17,10 @@ the index has seen (minus a small look-back for transactions that commit out of 
 while they were not there yet: another process's batch took them first and commits last). New cases from any
 process appear at once; every status change appends an event, so cases that were closed, merged, rejected or
 transferred leave the index and reopened ones come back at once. The few best candidates are also re-read from
-the database before they are returned. Every `resync_seconds` (default an hour) the index re-reads the ids of
-all open cases: a safety net for rows changed outside the case service. If the row behind the highest id
-changed (a rebuilt database) the index is rebuilt.
+the database before they are returned. A case taken in through intake carries the vector computed for it
+(`Case.dup_vector`), so that other processes' indexes read it instead of computing it again. Every
+`resync_seconds` (default an hour) the index re-reads the ids of all open cases: a safety net for rows changed
+outside the case service. If the row behind the highest id changed (a rebuilt database) the index is rebuilt.
 """
 
 from __future__ import annotations
