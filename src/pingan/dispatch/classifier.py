@@ -256,8 +256,9 @@ class RoutingModel:
                 decision = (decision + blend * (decisions[r + 1] + decisions[r + 2])) / (1.0 + 2.0 * blend)
             proba = self._proba(decision)
             a, b = bounds[r], bounds[r + 1]
+            shown = self.usable[idx[a:b]] if self.usable is not None and reasons > 0 else None
             top = [
-                Suggestion(self.classes[c], float(proba[c]), self._reasons(idx[a:b], contrib[c, a:b], reasons))
+                Suggestion(self.classes[c], float(proba[c]), self._reasons(idx[a:b], contrib[c, a:b], reasons, shown))
                 for c in np.argsort(-proba, kind="stable")[:k]
             ]
             out.append(Prediction(top[0].category, top[0].score, top))
@@ -284,29 +285,28 @@ class RoutingModel:
         v /= np.sqrt(np.bincount(part, weights=v * v, minlength=len(lengths)))[part]
         return idx, v, bounds
 
-    def _reasons(self, idx: np.ndarray, contrib: np.ndarray, n: int) -> list[str]:
+    def _reasons(
+        self, idx: np.ndarray, contrib: np.ndarray, n: int, shown: np.ndarray | None = None
+    ) -> list[str]:
         """The words that pushed most towards this class: jieba words and word pairs first, then character
-        n-grams; overlapping ones collapse to the longest; masked place codes (A市, F7县 …) are skipped."""
+        n-grams; overlapping ones collapse to the longest; masked place codes (A市, F7县 …) are skipped.
+        `shown`: which of the entries may be reasons at all (`usable`), when the caller has it already."""
         if n <= 0 or len(idx) == 0:
             return []
         names = self.feature_names()
         assert self.usable is not None
-        n_char = len(self.char_vec.idf_)
-        pushing = (contrib > 0) & self.usable[idx]
-        is_word = idx >= n_char
+        candidates = np.flatnonzero((contrib > 0) & (self.usable[idx] if shown is None else shown))
+        # words before character n-grams, each by push (stable: ties keep the text's order)
+        order = candidates[np.lexsort((-contrib[candidates], idx[candidates] < len(self.char_vec.idf_)))]
         out: list[str] = []
-        for group in (pushing & is_word, pushing & ~is_word):
+        for j in order.tolist():
             if len(out) >= n:
                 break
-            keep = np.flatnonzero(group)
-            for j in keep[np.argsort(-contrib[keep], kind="stable")].tolist():
-                if len(out) >= n:
-                    break
-                name = names[idx[j]]
-                if any(name in o for o in out):
-                    continue
-                out = [o for o in out if o not in name]
-                out.append(name)
+            name = names[idx[j]]
+            if any(name in o for o in out):
+                continue
+            out = [o for o in out if o not in name]
+            out.append(name)
         return out
 
     def feature_names(self) -> list[str]:
