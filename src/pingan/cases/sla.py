@@ -29,9 +29,9 @@ class Notice:
 class WorkCalendar:
     segments: list[tuple[time, time]]
     notices: Mapping[int, Notice] = field(default_factory=dict)
-    # Answers by day: chinese-calendar validates its argument on every call, which cost an intake batch
-    # a tenth of its time (a deadline walks its days hour by hour). The notices never change in place: a new
-    # notice builds a new calendar (deadlines.calendar).
+    # Answers by day: chinese-calendar validates its argument on every call, and a deadline asks about each
+    # day it walks; that was a tenth of a real-text intake batch's time. The notices never change in place: a
+    # new notice builds a new calendar (deadlines.calendar).
     _days: dict[date, tuple[bool, bool]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
