@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     true,
     update,
 )
@@ -157,6 +158,9 @@ def rebuild(conn: Connection) -> int:
     conn.execute(delete(MetricFact))
     for q in _fact_queries(None).values():
         conn.execute(insert(MetricFact).from_select(list(COLUMNS), q))
+    # The planner's idea of the table was taken when it was empty or older: with it, PostgreSQL read 80,000
+    # facts through nested-loop lookups (revisit figures at 200,000 cases: 0.87 s; 0.26 s once analysed).
+    conn.execute(text(f"ANALYZE {MetricFact.__tablename__}"))
     _set_state(conn, int(last), rebuilt=True)
     return int(conn.scalar(select(func.count()).select_from(MetricFact)) or 0)
 
