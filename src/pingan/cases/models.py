@@ -53,7 +53,8 @@ class Case(Base):
     caller_phone_last4: Mapped[str | None] = mapped_column(String(4))
     confidential: Mapped[bool] = mapped_column(default=False)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    # No index of its own: ix_cases_department_deadline leads with it.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     # 首接负责: the platform that owns the matter until the other one accepts a transfer.
     owner_platform: Mapped[str] = mapped_column(String(10), default="12345")
     received_at: Mapped[datetime]
@@ -109,7 +110,7 @@ class CaseDepartment(Base):
     __table_args__ = (UniqueConstraint("case_id", "department_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))  # indexed by the unique pair
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     role: Mapped[str] = mapped_column(String(10))  # lead / co
     active: Mapped[bool] = mapped_column(default=True)
@@ -125,9 +126,11 @@ class CaseEvent(Base):
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Neither column has an index of its own: uq_case_events_seq leads with case_id, and
+    # ix_case_events_action_at (pingan.metrics.models) with action.
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     seq: Mapped[int]
-    action: Mapped[str] = mapped_column(String(30), index=True)
+    action: Mapped[str] = mapped_column(String(30))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_name: Mapped[str] = mapped_column(String(64))
     actor_role: Mapped[str] = mapped_column(String(20))
