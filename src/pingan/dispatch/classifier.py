@@ -285,9 +285,7 @@ class RoutingModel:
         v /= np.sqrt(np.bincount(part, weights=v * v, minlength=len(lengths)))[part]
         return idx, v, bounds
 
-    def _reasons(
-        self, idx: np.ndarray, contrib: np.ndarray, n: int, shown: np.ndarray | None = None
-    ) -> list[str]:
+    def _reasons(self, idx: np.ndarray, contrib: np.ndarray, n: int, shown: np.ndarray | None = None) -> list[str]:
         """The words that pushed most towards this class: jieba words and word pairs first, then character
         n-grams; overlapping ones collapse to the longest; masked place codes (A市, F7县 …) are skipped.
         `shown`: which of the entries may be reasons at all (`usable`), when the caller has it already."""

@@ -175,7 +175,6 @@ def significant_area(geom: BaseGeometry, width_m: float = SLIVER_WIDTH_M) -> flo
     return float(area[keep].sum())
 
 
-
 def parse_features(
     raw_features: list[tuple[int, dict[str, Any], Any]], crs: str, report: ImportReport
 ) -> list[GridFeature]:
