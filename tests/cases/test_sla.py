@@ -88,3 +88,19 @@ def test_work_hours_between() -> None:
     c = cal()
     assert c.work_hours_between(local("2026-11-30T08:30"), local("2026-12-01T08:30")) == pytest.approx(7)
     assert c.work_hours_between(local("2026-12-01T08:30"), local("2026-11-30T08:30")) == pytest.approx(-7)
+
+
+def test_remembered_deadlines_equal_the_walk_and_the_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from pingan.cases import sla
+
+    monkeypatch.setattr(sla, "SUMS_KEPT", 50)
+    c = cal()
+    start = datetime(2025, 9, 26, 9, 30, tzinfo=CST)
+    for i in range(120):
+        at = start + timedelta(hours=7 * i, minutes=13 * i)
+        for hours in (2.0, 21.0, 91.0):
+            first = c.add_work_hours(at, hours)
+            assert first == c.add_work_hours(at, hours) == c._walk(at, hours)
+    assert 0 < len(c._sums) <= 50
