@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, Integer, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
 
 
@@ -82,6 +84,51 @@ def _cache_multirow_statements() -> None:
         return
     _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 65_535)
     _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 1 << 20)
+
+
+# From this many new rows of one table in a flush, their ids are drawn before the INSERT (PostgreSQL).
+PREFETCH_IDS_FROM = 16
+_NEXT_IDS = text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)")
+_SERIAL = text("SELECT pg_get_serial_sequence(:t, 'id')")
+_SEQUENCES: weakref.WeakKeyDictionary[Engine, dict[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _prefetch_ids(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
+    """Give many new rows of one table their ids before the flush, drawn from the table's sequence in one
+    query. Rows without ids need INSERT … RETURNING id, which SQLAlchemy sends as one statement with a
+    parameter per value (an intake batch's timeline events: 270 kB, 9,000 parameters) that psycopg parses
+    again whenever the row count changes. With ids, the rows go out as one short INSERT, pipelined."""
+    if not session.new or session.get_bind().dialect.name != "postgresql":
+        return
+    pending: defaultdict[type, list[Any]] = defaultdict(list)
+    for obj in session.new:
+        pending[type(obj)].append(obj)
+    for cls, objs in pending.items():
+        table: Any = inspect(cls).local_table
+        if len(objs) < PREFETCH_IDS_FROM or not isinstance(table, Table):
+            continue
+        objs = [o for o in objs if getattr(o, "id", 0) is None]
+        seq = _sequence(session, table) if len(objs) >= PREFETCH_IDS_FROM else None
+        if seq is None:
+            continue
+        ids = sorted(session.connection().execute(_NEXT_IDS, {"seq": seq, "n": len(objs)}).scalars())
+        objs.sort(key=lambda o: instance_state(o).insert_order or 0)
+        for obj, new_id in zip(objs, ids, strict=True):
+            obj.id = new_id
+
+
+def _sequence(session: Session, table: Table) -> str | None:
+    """The sequence behind the table's integer `id` primary key, or None."""
+    pk = list(table.primary_key.columns)
+    if len(pk) != 1 or pk[0].name != "id" or not isinstance(pk[0].type, Integer):
+        return None
+    known = _SEQUENCES.setdefault(session.get_bind().engine, {})
+    if table.name not in known:
+        known[table.name] = session.connection().scalar(_SERIAL, {"t": table.name})
+    return known[table.name]
+
+
+event.listen(Session, "before_flush", _prefetch_ids)
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
