@@ -108,13 +108,21 @@ def _prefetch_ids(session: Session, _ctx: UOWTransaction, _instances: object) ->
         if len(objs) < PREFETCH_IDS_FROM or not isinstance(table, Table):
             continue
         objs = [o for o in objs if getattr(o, "id", 0) is None]
-        seq = _sequence(session, table) if len(objs) >= PREFETCH_IDS_FROM else None
-        if seq is None:
+        ids = next_ids(session, table, len(objs)) if len(objs) >= PREFETCH_IDS_FROM else None
+        if ids is None:
             continue
-        ids = sorted(session.connection().execute(_NEXT_IDS, {"seq": seq, "n": len(objs)}).scalars())
         objs.sort(key=lambda o: instance_state(o).insert_order or 0)
         for obj, new_id in zip(objs, ids, strict=True):
             obj.id = new_id
+
+
+def next_ids(session: Session, table: Table, n: int) -> list[int] | None:
+    """n ids of the table drawn from its sequence in one query (PostgreSQL), ascending; None when the table's
+    key is not an integer `id` with a sequence."""
+    seq = _sequence(session, table)
+    if seq is None:
+        return None
+    return sorted(int(i) for i in session.connection().execute(_NEXT_IDS, {"seq": seq, "n": n}).scalars())
 
 
 def _sequence(session: Session, table: Table) -> str | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +24,7 @@ from pingan.cases.lifecycle import Status
 from pingan.cases.models import Case, CaseDepartment, CaseEvent
 from pingan.cases.policies import Limit, SatisfactionPolicy
 from pingan.cases.schemas import ActionInput
+from pingan.db import next_ids
 from pingan.errors import Conflict, Invalid, NotFound
 from pingan.notify import outbox
 from pingan.orgs.models import Department
@@ -108,7 +109,6 @@ def find_many_by_external(session: Session, keys: Sequence[tuple[str, str]]) -> 
     return found
 
 
-_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
 _PROBE = select(Case.id).where(Case.channel == bindparam("ch"), Case.external_id.in_(bindparam("ids", expanding=True)))
 # PostgreSQL: one lookup in the (channel, external id) index per id, whatever the statistics say. With the
 # statistics of a table that grew since it was last analysed (a fresh database under a bulk import), the IN
@@ -204,8 +204,9 @@ def allocate_case_ids(session: Session, n: int) -> list[int]:
     if n <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.connection().execute(_NEXT_IDS, {"t": Case.__tablename__, "n": n}).scalars()
-        return sorted(int(r) for r in rows)
+        ids = next_ids(session, cast(Table, Case.__table__), n)
+        assert ids is not None, "cases.id has a sequence"
+        return ids
     # SQLite: a writing transaction holds the database's write lock from its start (BEGIN IMMEDIATE, see
     # pingan.db), so no other writer can take these ids before our INSERT.
     top = int(session.scalar(select(func.max(Case.id))) or 0)
