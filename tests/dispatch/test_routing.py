@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from pingan.cases.models import Case
 from pingan.cli import app
+from pingan.config import DATA_DIR
 from pingan.dispatch import api as dispatch_api
 from pingan.dispatch import classifier, corrections, dataset, evaluate
 from pingan.dispatch.dataset import Message
@@ -252,6 +253,35 @@ def test_eval_command_prints_the_figures(small_model: tuple[classifier.RoutingMo
     for key in ("ms_per_message_p50", "auto_dispatch_rate_at_p97", "model_load_s", "threshold_at_p97"):
         assert isinstance(out[key], float) and out[key] >= 0
     assert 0 <= out["auto_dispatch_rate_at_p97"] <= 1
+
+
+def test_eval_says_when_the_model_was_trained_on_the_messages_it_scores(
+    small_model: tuple[classifier.RoutingModel, Path], tmp_path: Path
+) -> None:
+    shipped = dataset.load_all(DATA_DIR / "messages")
+    train_side, held_out = dataset.split(shipped)
+    fixture = tmp_path / "eval.csv"
+    seen_rows, unseen_rows = train_side[:12], held_out[:8]
+    _write_eval_csv(fixture, seen_rows + unseen_rows)
+    rows = dataset.read_csv(fixture)
+    everything = {(m.subject, m.detail) for m in shipped}
+    # The shipped model learnt every shipped message, whatever shape a row takes in the file.
+    r = CliRunner().invoke(app, ["routing", "eval", "--input", str(fixture)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    expected = sum((m.subject, m.detail) in everything for m in rows)
+    assert out["seen_in_training"]["trained_on"] == "all shipped messages"
+    assert out["seen_in_training"]["n"] == expected > 0
+    assert "training data" in r.output
+    # A model trained on other messages: its training data is not recognised, so nothing is claimed.
+    r = CliRunner().invoke(app, ["routing", "eval", "--input", str(fixture), "--model", str(small_model[1])])
+    assert json.loads(r.output.strip().splitlines()[-1])["seen_in_training"] is None
+    # Recognised as the training side of the split: the held-out rows were not seen.
+    meta = {"data_sha256": classifier.fingerprint(train_side)}
+    known = {(m.subject, m.detail) for m in train_side}
+    seen = evaluate.seen_in_training(meta, rows)
+    assert seen is not None and seen["trained_on"] == "training side"
+    assert seen["n"] == sum((m.subject, m.detail) in known for m in rows) < len(rows)
 
 
 def test_eval_command_refuses_a_file_without_labels(tmp_path: Path) -> None:

@@ -351,7 +351,8 @@ def field_parts(subject: str, detail: str, params: Params) -> tuple[str, str] | 
 
 
 # -- training -----------------------------------------------------------------------------------------
-def _fingerprint(messages: Sequence[Message]) -> str:
+def fingerprint(messages: Sequence[Message]) -> str:
+    """The training data's identity, stored in a model's meta as `data_sha256`."""
     h = hashlib.sha256()
     for m in messages:
         h.update(f"{m.subject}\x1f{m.detail}\x1f{m.label}\x1e".encode())
@@ -487,7 +488,7 @@ def train(
             "sklearn": sklearn.__version__,
             "n_train": len(messages),
             "class_counts": {c: labels.count(c) for c in classes},
-            "data_sha256": _fingerprint(messages),
+            "data_sha256": fingerprint(messages),
             "n_features": int(x.shape[1]),
             "n_field_copies": 2 * len(two_parts) if params.augment_fields else 0,
             "features_s": round(t_feat, 2),

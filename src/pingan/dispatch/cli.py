@@ -95,6 +95,14 @@ def eval_(
     except classifier.ModelMissing as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
+    seen = result["seen_in_training"]
+    if seen and seen["n"]:
+        err.print(
+            f"[yellow]注意：其中 {seen['n']} 条（{seen['share']:.0%}）在该模型的训练数据中，指标偏高；"
+            "请用 `pingan routing train --holdout --out FILE` 训练的模型评估。"
+            f" {seen['n']} of these messages ({seen['share']:.0%}) were in this model's training data, so the"
+            " figures are optimistic: evaluate a model trained with --holdout.[/]"
+        )
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pingan.dispatch import classifier
+from pingan.config import DATA_DIR
+from pingan.dispatch import classifier, dataset
 from pingan.dispatch.dataset import Message
 
 
@@ -67,6 +68,21 @@ def by_input(messages: Sequence[Message], truth: Sequence[str], pred: Sequence[s
     return out
 
 
+def seen_in_training(
+    meta: dict[str, Any], messages: Sequence[Message], shipped: Path = DATA_DIR / "messages"
+) -> dict[str, Any] | None:
+    """How many of `messages` the model was trained on, when its training data is recognised (by `data_sha256`)
+    as the shipped messages or their training side; None when it is something else (dispatcher corrections,
+    another directory). The shipped model learnt every shipped message: scored on them it looks perfect."""
+    everything = dataset.load_all(shipped) if shipped.is_dir() else []
+    for trained, name in ((everything, "all shipped messages"), (dataset.split(everything)[0], "training side")):
+        if trained and classifier.fingerprint(trained) == meta.get("data_sha256"):
+            known = {(m.subject, m.detail) for m in trained}
+            n = sum((m.subject, m.detail) in known for m in messages)
+            return {"trained_on": name, "n": n, "share": round(n / len(messages), 4) if messages else 0.0}
+    return None
+
+
 def evaluate(
     messages: Sequence[Message],
     model_path: Path | None = None,
@@ -114,6 +130,7 @@ def evaluate(
         },
     }
     out["by_input"] = by_input(messages, truth, preds)
+    out["seen_in_training"] = seen_in_training(model.meta, messages)
     if policy_threshold is not None:
         taken = [i for i, c in enumerate(confs) if c >= policy_threshold]
         out["policy_threshold"] = policy_threshold
