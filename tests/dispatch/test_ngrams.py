@@ -1,4 +1,5 @@
-"""The numpy character n-gram counter against scikit-learn's analyzer, on real messages and odd texts."""
+"""The numpy n-gram counters against scikit-learn's analyzers, on real messages and odd texts, one text at a
+time and whole batches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pingan.dispatch import dataset
-from pingan.dispatch.chargrams import CharGrams
+from pingan.dispatch import classifier
+from pingan.dispatch.ngrams import CharGrams, WordGrams
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "messages"
 ODD = [
@@ -57,3 +59,41 @@ def test_a_vocabulary_too_wide_to_pack_is_refused() -> None:
     narrow = CharGrams(wide, (1, 2))  # 2 × 16 fit
     cols, counts = narrow.count("".join(chr(0x20000 + i) for i in (0, 1, 2, 1, 2)))
     assert cols.tolist() == [0, 1] and counts.tolist() == [1.0, 2.0]
+
+
+def _rows_of(flat: tuple, n: int) -> list[tuple[list[int], list[float]]]:  # type: ignore[type-arg]
+    rows, cols, counts = flat
+    assert rows.tolist() == sorted(rows.tolist())
+    return [(cols[rows == r].tolist(), counts[rows == r].tolist()) for r in range(n)]
+
+
+def test_a_batch_counts_each_text_as_alone() -> None:
+    """Texts read end to end: no n-gram crosses from one text into the next, empty texts keep their row."""
+    fit_on, check = _texts()
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), lowercase=True, max_features=30_000).fit(fit_on)
+    grams = CharGrams(vec.vocabulary_, (1, 4))
+    batch = [*check[:200], *ODD, "路", "灯"]
+    got = _rows_of(grams.count_rows(batch), len(batch))
+    assert got == [_reference(vec, t) for t in batch]
+    assert sum(len(c) for c, _ in got) > 5_000
+    # "路" + "灯" would make "路灯": the last two rows must not share it
+    assert got[-1] == _reference(vec, "灯") and got[-2] == _reference(vec, "路")
+
+
+def test_word_counts_equal_scikit_learns_analyzer() -> None:
+    fit_on, check = _texts()
+    tokenised = [classifier.words(t) for t in fit_on]
+    vec = TfidfVectorizer(
+        tokenizer=classifier._identity,
+        preprocessor=classifier._identity,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, 2),
+        max_features=20_000,
+    ).fit(tokenised)
+    grams = WordGrams(vec.vocabulary_, (1, 2))
+    batch = [classifier.words(t) for t in [*check[:300], *ODD]] + [[], ["垃圾"], ["清运"], ["垃圾", "清运"]]
+    got = _rows_of(grams.count_rows(batch), len(batch))
+    assert got == [_reference(vec, t) for t in batch]  # type: ignore[arg-type]
+    assert sum(len(c) for c, _ in got) > 2_000
+    assert got[-4] == ([], [])
