@@ -101,6 +101,37 @@ def test_text_model_prefers_the_same_matter() -> None:
     assert len(a[0]) <= duplicates.policy().text.top_terms
 
 
+def _vector_by_hand(model: duplicates.TextModel, title: str, content: str) -> tuple[list[int], list[float]]:
+    from collections import Counter
+
+    tf: Counter[int] = Counter()
+    for run in duplicates._runs(model.text_of(title, content), model.stop_terms):
+        tf.update(model.col(run[i : i + 2]) for i in range(len(run) - 1))
+    w = {c: (1.0 + np.log(np.float32(n))) * model.idf[c] for c, n in tf.items()}
+    top = sorted(sorted(w, key=lambda c: (-w[c], c))[: model.top_terms])
+    norm = float(np.sqrt(sum(float(w[c]) ** 2 for c in top))) or 1.0
+    return top, [float(w[c]) / norm for c in top]
+
+
+def test_text_vectors_of_a_batch_are_each_texts_own() -> None:
+    """Vectors are computed for a whole batch at once: each must be its text's alone (top terms, weights),
+    whatever its neighbours, empty and repeated texts included."""
+    model = duplicates.text_model()
+    texts = duplicates.message_corpus()[:300] + [("", ""), TRASH, ("，。！", "123"), TRASH, LAMP]
+    batch = model.vectors(texts)
+    assert len(batch) == len(texts)
+    assert sum(len(c) for c, _ in batch) > 5_000
+    assert len(batch[300][0]) == 0 and batch[301] is batch[303]
+    assert any(len(c) == model.top_terms for c, _ in batch)  # the top-terms cut was exercised
+    for (title, content), (cols, w) in zip(texts, batch, strict=True):
+        want_cols, want_w = _vector_by_hand(model, title, content)
+        assert cols.dtype == np.int32 and w.dtype == np.float32 and not cols.flags.writeable
+        assert cols.tolist() == want_cols, title
+        assert np.allclose(w, want_w, atol=1e-6)
+    alone = model.vector(*LAMP)
+    assert alone[0].tolist() == batch[-1][0].tolist()
+
+
 def test_shared_phrases_read_an_index_row_as_it_is_stored() -> None:
     """The why's shared words: an index row (ascending columns, padding last) gives the phrases a plain set of
     the other matter's columns gives; the phrases are runs of the query's text, longest and rarest first."""

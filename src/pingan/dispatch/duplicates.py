@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from pingan.cases import lifecycle
@@ -162,25 +162,57 @@ class TextModel:
         return f"{title} {title} {(content or '')[: self.text_chars]}"
 
     def vector(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
-        """(columns int32, weights float32): the `top_terms` heaviest bigrams, L2-normalised, sorted by column.
-        Read-only arrays, remembered for the last texts: intake asks for a new case's vector twice (to search
-        with it, and to add the case to the index)."""
-        return _vector(self, title, content)
+        """(columns int32, weights float32): the `top_terms` heaviest bigrams (ties: the lower column), L2-
+        normalised, sorted by column. Read-only arrays, remembered for the last texts: intake asks for a new
+        case's vector several times (to search with it, and to add the case to the index)."""
+        return self.vectors([(title, content)])[0]
 
-    def _vector(self, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
-        codes = _codes(_runs(self.text_of(title, content), self.stop_terms))
-        if not len(codes):
-            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        cols, tf = np.unique(self.cols_of(codes), return_counts=True)
+    def vectors(self, texts: Sequence[tuple[str, str]], remember: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`vector` of many (title, content) pairs; the ones not remembered are computed together (numpy's
+        fixed cost per call paid once for the batch). `remember=False`: a bulk read (hot issues, the reply
+        index) that should not push the intake's texts out."""
+        if not remember:
+            out: list[tuple[np.ndarray, np.ndarray]] = []
+            for k in range(0, len(texts), BULK_VECTORS):
+                out += self._vectors(texts[k : k + BULK_VECTORS])
+            return out
+        with _RECENT_LOCK:
+            known = [_RECENT.get((self, t, c)) for t, c in texts]
+        todo = sorted({texts[i] for i, v in enumerate(known) if v is None})
+        if todo:
+            made = dict(zip(todo, self._vectors(todo), strict=True))
+            with _RECENT_LOCK:
+                for (t, c), vec in made.items():
+                    _RECENT[(self, t, c)] = vec
+                while len(_RECENT) > RECENT_VECTORS:
+                    del _RECENT[next(iter(_RECENT))]
+            known = [v if v is not None else made[texts[i]] for i, v in enumerate(known)]
+        return cast(list[tuple[np.ndarray, np.ndarray]], known)
+
+    def _vectors(self, texts: Sequence[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        runs = ["\0".join(_runs(self.text_of(t, c), self.stop_terms)) for t, c in texts]
+        # the texts end to end, NUL between them: pairs that touch a NUL are dropped
+        chars = np.frombuffer("\0".join(runs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+        row_of = np.repeat(np.arange(len(runs), dtype=np.int64), lengths + 1)
+        a, b = chars[:-1], chars[1:]
+        ok = np.flatnonzero((a != 0) & (b != 0))
+        width = len(self.idf)
+        keys, tf = np.unique(row_of[ok] * width + self.cols_of(((a << 21) | b)[ok]), return_counts=True)
+        rows, cols = keys // width, keys % width
         w = (1.0 + np.log(tf.astype(np.float32))) * self.idf[cols]
-        if len(cols) > self.top_terms:
-            keep = np.sort(np.argpartition(-w, self.top_terms - 1)[: self.top_terms])
-            cols, w = cols[keep], w[keep]
-        w = w / np.float32(np.sqrt(float(np.dot(w, w))) or 1.0)
-        cols, w = cols.astype(np.int32), w.astype(np.float32)
+        # each row's `top_terms` heaviest (by row, then weight, then column), kept in column order
+        order = np.lexsort((cols, -w, rows))
+        starts = np.searchsorted(rows, rows[order])
+        keep = np.zeros(len(keys), dtype=bool)
+        keep[order[np.arange(len(order)) - starts < self.top_terms]] = True
+        rows, cols, w = rows[keep], cols[keep].astype(np.int32), w[keep]
+        norms = np.sqrt(np.bincount(rows, weights=w.astype(np.float64) ** 2))
+        w = (w / np.where(norms > 0, norms, 1.0)[rows]).astype(np.float32)
         cols.setflags(write=False)
         w.setflags(write=False)
-        return cols, w
+        bounds = np.searchsorted(rows, np.arange(len(runs) + 1)).tolist()
+        return [(cols[i:j], w[i:j]) for i, j in zip(bounds[:-1], bounds[1:], strict=True)]
 
     @cached_property
     def tag(self) -> bytes:
@@ -288,9 +320,10 @@ class QueryBigrams:
         return [0.0, *np.cumsum(self.idf, dtype=np.float64).tolist()]
 
 
-@lru_cache(maxsize=1024)
-def _vector(model: TextModel, title: str, content: str) -> tuple[np.ndarray, np.ndarray]:
-    return model._vector(title, content)
+RECENT_VECTORS = 2048  # vectors remembered per process (an intake batch is at most 500 matters)
+BULK_VECTORS = 2000  # texts computed together in a bulk read (bounded memory)
+_RECENT: dict[tuple[TextModel, str, str], tuple[np.ndarray, np.ndarray]] = {}
+_RECENT_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4)
@@ -705,6 +738,8 @@ _NEW_EVENTS = (
 _LIVE = select(Case.id, Case.tracking_code, Case.status, Case.title).where(
     Case.id.in_(bindparam("ids", expanding=True))
 )
+# PostgreSQL: the ids as one array parameter; rendering hundreds of IN parameters cost more than the query.
+_LIVE_PG = text("SELECT id, tracking_code, status, title FROM cases WHERE id = ANY(CAST(:ids AS bigint[]))")
 
 # The SQL fallback reads at most this many open cases (the most recent) around the new matter.
 FALLBACK_ROWS = 2_000
@@ -911,6 +946,8 @@ def candidates_many(
     case page asks again with the words: GET /cases/{id}/duplicates)."""
     pol = policy()
     model = text_model(pol.text)
+    # every text's vector in one go; the calls below find them remembered
+    model.vectors([(q.title, q.content) for q in queries] + [(c.title or "", c.content or "") for c in stored])
     for case in stored:
         case.dup_vector = model.pack(model.vector(case.title or "", case.content or ""))
     radius = float(radius_m if radius_m is not None else pol.radius_m)
@@ -946,12 +983,15 @@ def candidates_many(
                 pre,
             )
         ranked.append((idx, hits))
-    ids = sorted({h.case_id for _, hits in ranked for h in hits})
+    # The batch's own new cases are not stored yet: they answer from memory below.
+    ids = sorted({h.case_id for _, hits in ranked for h in hits}.difference(c.id for c in stored))
     live: dict[int, Any] = {}
     visible: set[int] = set()
+    conn = session.connection()
+    live_query = _LIVE_PG if conn.dialect.name == "postgresql" else _LIVE
     for k in range(0, len(ids), 1000):
         chunk = ids[k : k + 1000]
-        rows = session.connection().execute(_LIVE, {"ids": chunk}).all()
+        rows = conn.execute(live_query, {"ids": chunk}).all()
         live.update({int(r[0]): r for r in rows})
         if actor is not None:
             from pingan.cases.queries import scoped

@@ -129,8 +129,7 @@ class _Union:
 
 def _matrix(model: TextModel, matters: Sequence[Matter]) -> sparse.csr_matrix:
     rows, cols, vals = [], [], []
-    for i, m in enumerate(matters):
-        c, w = model.vector(m.title, m.content)
+    for i, (c, w) in enumerate(model.vectors([(m.title, m.content) for m in matters], remember=False)):
         rows.append(np.full(len(c), i, dtype=np.int32))
         cols.append(c)
         vals.append(w)

@@ -66,8 +66,7 @@ def read_replies(path: Path | None = None) -> list[PastReply]:
 def _index(path: str, model: TextModel) -> ReplyIndex:
     items = read_replies(Path(path))
     rows, cols, vals = [], [], []
-    for i, it in enumerate(items):
-        c, w = model.vector(it.subject, it.detail)
+    for i, (c, w) in enumerate(model.vectors([(it.subject, it.detail) for it in items], remember=False)):
         rows.append(np.full(len(c), i, dtype=np.int32))
         cols.append(c)
         vals.append(w)
