@@ -175,9 +175,9 @@ def _fill_unset(case: Case) -> None:
     in one multi-row INSERT, and a batch mixes cases dispatched at once (deadlines, kind, department …) and not
     (16 cases took 8 INSERTs before)."""
     state = case.__dict__
-    for key, value in _DEFAULTS.items():
-        if key not in state:
-            setattr(case, key, value)
+    # Straight into the instance dict: the case is new, and an INSERT writes every column found there (the
+    # attribute events of a setattr cost a fifth of staging a case).
+    state.update({key: value for key, value in _DEFAULTS.items() if key not in state})
 
 
 def stage_cases(session: Session, items: Sequence[tuple[Case, Actor, datetime, dict[str, Any]]]) -> None:

@@ -186,7 +186,6 @@ def _build(rec: IntakeRecord, loc: Location, decision: dispatch.RoutingDecision)
         owner_platform="110" if rec.channel == "police_110" else "12345",
         routing=decision.to_json(),
         extra=rec.extra,
-        departments=[],
     )
     data = {
         "channel": rec.channel,
