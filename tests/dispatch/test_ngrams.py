@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -62,9 +63,19 @@ def test_a_vocabulary_too_wide_to_pack_is_refused() -> None:
 
 
 def _rows_of(flat: tuple, n: int) -> list[tuple[list[int], list[float]]]:  # type: ignore[type-arg]
-    rows, cols, counts = flat
+    rows, cols, counts, _ = flat
     assert rows.tolist() == sorted(rows.tolist())
     return [(cols[rows == r].tolist(), counts[rows == r].tolist()) for r in range(n)]
+
+
+def _met_in(flat: tuple, n: int) -> list[list[int]]:  # type: ignore[type-arg]
+    """Each row's columns in the order of `first` (as the analyzer meets them)."""
+    rows, cols, _, first = flat
+    return [cols[rows == r][np.argsort(first[rows == r], kind="stable")].tolist() for r in range(n)]
+
+
+def _met_by(vec: TfidfVectorizer, doc: object) -> list[int]:
+    return list(dict.fromkeys(j for g in vec.build_analyzer()(doc) if (j := vec.vocabulary_.get(g)) is not None))
 
 
 def test_a_batch_counts_each_text_as_alone() -> None:
@@ -73,8 +84,10 @@ def test_a_batch_counts_each_text_as_alone() -> None:
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 4), lowercase=True, max_features=30_000).fit(fit_on)
     grams = CharGrams(vec.vocabulary_, (1, 4))
     batch = [*check[:200], *ODD, "路", "灯"]
-    got = _rows_of(grams.count_rows(batch), len(batch))
+    flat = grams.count_rows(batch)
+    got = _rows_of(flat, len(batch))
     assert got == [_reference(vec, t) for t in batch]
+    assert _met_in(flat, len(batch)) == [_met_by(vec, t) for t in batch]
     assert sum(len(c) for c, _ in got) > 5_000
     # "路" + "灯" would make "路灯": the last two rows must not share it
     assert got[-1] == _reference(vec, "灯") and got[-2] == _reference(vec, "路")
@@ -93,7 +106,9 @@ def test_word_counts_equal_scikit_learns_analyzer() -> None:
     ).fit(tokenised)
     grams = WordGrams(vec.vocabulary_, (1, 2))
     batch = [classifier.words(t) for t in [*check[:300], *ODD]] + [[], ["垃圾"], ["清运"], ["垃圾", "清运"]]
-    got = _rows_of(grams.count_rows(batch), len(batch))
+    flat = grams.count_rows(batch)
+    got = _rows_of(flat, len(batch))
     assert got == [_reference(vec, t) for t in batch]  # type: ignore[arg-type]
+    assert _met_in(flat, len(batch)) == [_met_by(vec, t) for t in batch]
     assert sum(len(c) for c, _ in got) > 2_000
     assert got[-4] == ([], [])

@@ -114,22 +114,24 @@ def _identity(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _count(vocab: dict[str, int], grams: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    counts = Counter(map(vocab.get, grams))  # both loops run in C
+def _count(vocab: dict[str, int], grams: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(columns ascending, counts, rank of first occurrence) of the grams the vocabulary has."""
+    counts = Counter(map(vocab.get, grams))  # both loops run in C; keys in the order the grams come
     counts.pop(None, None)
     cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
     order = np.argsort(cols)
-    return cols[order], np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[order]
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    return cols[order], tf[order], order
 
 
 def _analyzed_rows(vocab: dict[str, int], analyzer: Any, docs: Sequence[Any]) -> Rows:
     """`CharGrams.count_rows` through scikit-learn's analyzer, one text at a time (for vocabularies too wide to
     pack)."""
     counted = [_count(vocab, analyzer(d)) for d in docs]
-    rows = np.repeat(np.arange(len(counted), dtype=np.int64), [len(c) for c, _ in counted])
+    rows = np.repeat(np.arange(len(counted), dtype=np.int64), [len(c[0]) for c in counted])
     if not counted:
-        return rows, np.zeros(0, dtype=np.int64), np.zeros(0)
-    return rows, np.concatenate([c for c, _ in counted]), np.concatenate([t for _, t in counted])
+        return rows, rows, np.zeros(0), rows
+    return rows, *(np.concatenate([c[i] for c in counted]) for i in range(3))  # type: ignore[return-value]
 
 
 @dataclass
@@ -221,7 +223,7 @@ class RoutingModel:
                 texts.append(text := model_text(subject, detail, self.params.detail_chars))
                 tokens.append(words(text))
         first.append(len(texts))
-        idx, val, bounds = self._tfidf_rows(*self._count_rows(texts, tokens), len(texts))
+        idx, val, seen, bounds = self._tfidf_rows(*self._count_rows(texts, tokens), len(texts))
         x = sparse.csr_matrix((val, idx, bounds), shape=(len(texts), len(self._idf)))
         decisions = np.asarray(x @ self._coef_t) + self.intercept  # (rows, n_classes)
         starts = np.asarray(first[:-1], dtype=np.int64)
@@ -232,25 +234,19 @@ class RoutingModel:
             1.0 + 2.0 * blend
         )
         proba = self._proba(decision)
-        ranked = np.argsort(-proba, axis=1, kind="stable")[:, :k].tolist()
+        ranked = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        why = self._reasons(idx, val, seen, bounds[starts], bounds[starts + 1], ranked, reasons)
         out: list[Prediction] = []
-        for m, r in enumerate(first[:-1]):
-            a, b = bounds[r], bounds[r + 1]
-            shown = self.usable[idx[a:b]] if self.usable is not None and reasons > 0 else None
-            top = [
-                Suggestion(
-                    self.classes[c],
-                    float(proba[m, c]),
-                    self._reasons(idx[a:b], self.coef[c, idx[a:b]] * val[a:b], reasons, shown) if reasons > 0 else [],
-                )
-                for c in ranked[m]
-            ]
+        for m, classes in enumerate(ranked.tolist()):
+            top = [Suggestion(self.classes[c], float(proba[m, c]), why[m][j]) for j, c in enumerate(classes)]
             out.append(Prediction(top[0].category, top[0].score, top))
         return out
 
-    def _tfidf_rows(self, chars: Rows, word: Rows, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All rows' (column, tf-idf) entries end to end, and each row's start (plus the end) in them; within a
-        row the character n-grams come first, then the words, each by column."""
+    def _tfidf_rows(
+        self, chars: Rows, word: Rows, n_rows: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All rows' (column, tf-idf, first occurrence) entries end to end, and each row's start (plus the end)
+        in them; within a row the character n-grams come first, then the words, each by column."""
         n_char = len(self.char_vec.idf_)
         # (row, part) keys: a row's characters, then its words; each part of a row is normalised alone
         part = np.concatenate([2 * chars[0], 2 * word[0] + 1])
@@ -258,33 +254,65 @@ class RoutingModel:
         part = part[order]
         idx = np.concatenate([chars[1], word[1] + n_char])[order]
         tf = np.concatenate([chars[2], word[2]])[order]
+        seen = np.concatenate([chars[3], word[3]])[order]
         bounds = np.concatenate([[0], np.cumsum(np.bincount(part // 2, minlength=n_rows))])
         if not len(idx):
-            return idx, tf, bounds
+            return idx, tf, seen, bounds
         v = (1.0 + np.log(tf)) * self._idf[idx]
         v /= np.sqrt(np.bincount(part, weights=v * v, minlength=2 * n_rows))[part]
-        return idx, v, bounds
+        return idx, v, seen, bounds
 
-    def _reasons(self, idx: np.ndarray, contrib: np.ndarray, n: int, shown: np.ndarray | None = None) -> list[str]:
-        """The words that pushed most towards this class: jieba words and word pairs first, then character
-        n-grams; overlapping ones collapse to the longest; masked place codes (A市, F7县 …) are skipped.
-        `shown`: which of the entries may be reasons at all (`usable`), when the caller has it already."""
-        if n <= 0 or len(idx) == 0:
-            return []
+    def _reasons(
+        self,
+        idx: np.ndarray,
+        val: np.ndarray,
+        seen: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        ranked: np.ndarray,
+        n: int,
+    ) -> list[list[list[str]]]:
+        """For each message (its entries idx/val[starts[m]:ends[m]]) and each of its ranked classes: the words
+        that pushed most towards the class. jieba words and word pairs first, then character n-grams, each by
+        push (ties keep the text's order); overlapping ones collapse to the longest; masked place codes (A市,
+        F7县 …) are skipped. The batch's entries are ordered in one go; only the collapsing runs per message."""
+        m_count, k = ranked.shape
+        out: list[list[list[str]]] = [[[] for _ in range(k)] for _ in range(m_count)]
+        if n <= 0 or not m_count:
+            return out
         names = self.feature_names()
         assert self.usable is not None
-        candidates = np.flatnonzero((contrib > 0) & (self.usable[idx] if shown is None else shown))
-        # words before character n-grams, each by push (stable: ties keep the text's order)
-        order = candidates[np.lexsort((-contrib[candidates], idx[candidates] < len(self.char_vec.idf_)))]
-        out: list[str] = []
-        for j in order.tolist():
-            if len(out) >= n:
-                break
-            name = names[idx[j]]
-            if any(name in o for o in out):
-                continue
-            out = [o for o in out if o not in name]
-            out.append(name)
+        lengths = ends - starts
+        msg = np.repeat(np.arange(m_count), lengths)
+        pos = np.arange(len(msg)) - np.repeat(np.cumsum(lengths) - lengths - starts, lengths)
+        usable = np.flatnonzero(self.usable[idx[pos]])
+        msg, cols, vals, seen = msg[usable], idx[pos[usable]], val[pos[usable]], seen[pos[usable]]
+        is_char = cols < len(self.char_vec.idf_)
+        # Words first, then character n-grams: the second phase reads only the messages still short of n
+        # reasons (rare for real texts), so the batch sorts mostly its words.
+        phases = [np.flatnonzero(~is_char), np.flatnonzero(is_char)]
+        for j in range(k):
+            short = np.ones(m_count, dtype=bool)
+            for phase in phases:
+                entries = phase[short[msg[phase]]]
+                push = self.coef[ranked[msg[entries], j], cols[entries]] * vals[entries]
+                sel = np.flatnonzero(push > 0)
+                order = entries[sel[np.lexsort((seen[entries[sel]], -push[sel], msg[entries[sel]]))]]
+                groups = msg[order]
+                bounds = np.searchsorted(groups, np.arange(m_count + 1)).tolist()
+                ordered = cols[order].tolist()
+                for m in np.unique(groups).tolist():
+                    found = out[m][j]
+                    for col in ordered[bounds[m] : bounds[m + 1]]:
+                        if len(found) >= n:
+                            break
+                        name = names[col]
+                        if any(name in o for o in found):
+                            continue
+                        found = [o for o in found if o not in name]
+                        found.append(name)
+                    out[m][j] = found
+                    short[m] = len(found) < n
         return out
 
     def feature_names(self) -> list[str]:

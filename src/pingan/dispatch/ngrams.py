@@ -23,8 +23,9 @@ _SPACES = re.compile(r"\s\s+")
 _MULT = np.int64(-7046029254386353131)  # 0x9E3779B97F4A7C15 as int64: multiplicative hashing
 _EMPTY = -1
 
-# Flat counts of many texts: (row, column, count) per entry, sorted by row, then column.
-Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
+# Flat counts of many texts: (row, column, count, first) per entry, sorted by row, then column. `first` orders
+# a row's entries as the analyzer meets them (n, then position of the first occurrence): the text's order.
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class CodeTable:
@@ -93,13 +94,15 @@ def _count_rows(ids: np.ndarray, lengths: np.ndarray, bits: int, lo: int, hi: in
             codes.append(code[at])
             starts.append(at)
     if not codes:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, np.zeros(0), none
     found = table.lookup(np.concatenate(codes))
     rows = row_of[np.concatenate(starts)]
     hit = found >= 0
     span = int(table.cols.max(initial=0)) + 1
-    keys, counts = np.unique(rows[hit] * span + found[hit], return_counts=True)
-    return keys // span, keys % span, counts.astype(np.float64)
+    # codes are in (n, position) order, so an entry's first index is where the text first has it
+    keys, first, counts = np.unique(rows[hit] * span + found[hit], return_index=True, return_counts=True)
+    return keys // span, keys % span, counts.astype(np.float64), first
 
 
 class CharGrams:
@@ -132,7 +135,7 @@ class CharGrams:
 
     def count(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(columns ascending, counts) of one text."""
-        _, cols, counts = self.count_rows([text])
+        _, cols, counts, _ = self.count_rows([text])
         return cols, counts
 
 
