@@ -112,3 +112,15 @@ def test_word_counts_equal_scikit_learns_analyzer() -> None:
     assert _met_in(flat, len(batch)) == [_met_by(vec, t) for t in batch]
     assert sum(len(c) for c, _ in got) > 2_000
     assert got[-4] == ([], [])
+
+
+@pytest.mark.parametrize("top", [1_000, 1 << 60])  # the index fits beside the key / does not
+def test_runs_are_numpys_unique_with_first_index(top: int) -> None:
+    from pingan.dispatch.ngrams import _runs
+
+    keys = np.random.default_rng(5).integers(0, top, 3_000, dtype=np.int64)
+    keys = np.concatenate([keys, keys[::3]])
+    got = _runs(keys)
+    want = np.unique(keys, return_index=True, return_counts=True)
+    assert [g.tolist() for g in got] == [want[0].tolist(), want[1].tolist(), want[2].astype(float).tolist()]
+    assert [g.tolist() for g in _runs(keys[:0])] == [[], [], []]

@@ -100,9 +100,26 @@ def _count_rows(ids: np.ndarray, lengths: np.ndarray, bits: int, lo: int, hi: in
     rows = row_of[np.concatenate(starts)]
     hit = found >= 0
     span = int(table.cols.max(initial=0)) + 1
-    # codes are in (n, position) order, so an entry's first index is where the text first has it
-    keys, first, counts = np.unique(rows[hit] * span + found[hit], return_index=True, return_counts=True)
-    return keys // span, keys % span, counts.astype(np.float64), first
+    keys, first, counts = _runs(rows[hit] * span + found[hit])
+    return keys // span, keys % span, counts, first
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(keys, return_index=True, return_counts=True), counts as float64. The keys come in (n,
+    position) order, so a key's first index is where its text first has it. The index rides in the low bits
+    of a plain sort: np.unique's stable sort for return_index took five times as long."""
+    if not len(keys):
+        return keys, keys, np.zeros(0)
+    shift = len(keys).bit_length()
+    if int(keys.max()).bit_length() + shift <= 62:
+        packed = np.sort((keys << shift) | np.arange(len(keys)))
+        ordered, index = packed >> shift, packed & ((1 << shift) - 1)
+    else:
+        index = np.argsort(keys, kind="stable")
+        ordered = keys[index]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    counts = np.diff(np.append(starts, len(ordered))).astype(np.float64)
+    return ordered[starts], index[starts], counts
 
 
 class CharGrams:
