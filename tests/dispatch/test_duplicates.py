@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -311,6 +312,14 @@ def test_a_batch_scores_a_shared_area_once_and_answers_as_one_by_one(tx: Session
     tx.commit()
     assert any(len(got) >= 2 for got in many) and any(got == [] for got in many)
     assert many == alone
+    # an intake batch's later matters see only cases stored before them, and a case never finds itself
+    ids = sorted(tx.scalars(select(Case.id)))
+    bounded = [dataclasses.replace(q, before_id=ids[6], exclude_case_id=ids[1]) for q in queries]
+    many = duplicates.candidates_many(tx, bounded)
+    tx.commit()
+    assert many == [duplicates.candidates_many(tx, [q])[0] for q in bounded]
+    found = {c["case_id"] for got in many for c in got}
+    assert found and max(found) < ids[6] and ids[1] not in found
     idx = duplicates.index_for(tx)
     assert idx is not None
     slots = idx.slots_in(idx.by_town, "430602001")

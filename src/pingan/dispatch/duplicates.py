@@ -956,12 +956,13 @@ def candidates_many(
     if radius <= 0 or window_s <= 0 or n <= 0 or not queries:
         return [[] for _ in queries]
     shared = None if fallback else index_for(session, pol, wait=False, prime=stored)
-    area_sims: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+    keep = max(3 * n, n + 5)
+    area_hits: list[list[_Hit] | None] = [None] * len(queries)
     if shared is not None and len(queries) > 1:
         with shared.lock:
-            area_sims = _batch_area_sims(shared, queries)
+            area_hits = _batch_area_hits(shared, pol, queries, window_s, keep)
     ranked: list[tuple[DupIndex, list[_Hit]]] = []
-    for q, pre in zip(queries, area_sims, strict=True):
+    for q, pre in zip(queries, area_hits, strict=True):
         t0 = _epoch(q.at)
         idx = shared or _fallback_index(session, pol, q.lon, q.lat, t0, radius, window_s, q.town_code, q.county_code)
         with idx.lock:
@@ -1033,33 +1034,24 @@ def _rank(
     town: str | None,
     county: str | None,
     before: int | None = None,
-    area_sims: tuple[np.ndarray, np.ndarray] | None = None,
+    area_hits: list[_Hit] | None = None,
 ) -> list[_Hit]:
     """The best hits near the matter (by distance) and in its area (same town or county, for cases without
-    coordinates). `area_sims`: the area's slots and the query's similarities with them, computed for the
-    whole batch at once (`DupIndex.similarity_many`)."""
+    coordinates). `area_hits`: the area's best hits, ranked for the whole batch at once (`_batch_area_hits`)."""
     has_xy = lat is not None and lon is not None
-    parts: list[tuple[np.ndarray, str | None, np.ndarray | None]] = []
+    parts: list[tuple[np.ndarray, str | None]] = []
     if has_xy:
         assert lat is not None and lon is not None
-        parts.append((idx.slots_near(lat, lon, radius), None, None))
+        parts.append((idx.slots_near(lat, lon, radius), None))
     found_in = _area_of(has_xy, town, county)
-    if found_in is not None:
+    if found_in is not None and area_hits is None:
         kind, code = found_in
-        if area_sims is not None:
-            parts.append((area_sims[0], kind, area_sims[1]))
-        else:
-            parts.append((idx.slots_in(_area_lists(idx, kind), code), kind, None))
+        parts.append((idx.slots_in(_area_lists(idx, kind), code), kind))
     q = idx.model.vector(title, content)
-    hits: dict[int, _Hit] = {}
+    hits: dict[int, _Hit] = {h.slot: h for h in area_hits or ()}
     keep = max(3 * n, n + 5)
     w = pol.weights
-    for slots, area, pre in parts:
-        if pre is not None:
-            # Area hits need this much text similarity: with the similarities known, most of a busy town drops
-            # out before the other filters run.
-            passing = np.flatnonzero(pre >= pol.min_text_no_coords)
-            slots, pre = slots.take(passing), pre.take(passing)
+    for slots, area in parts:
         if not len(slots):
             continue
         seconds = np.abs(idx.t.take(slots) - t0)
@@ -1073,8 +1065,6 @@ def _rank(
         if area is not None and has_xy:
             mask &= np.isnan(idx.lat.take(slots))  # located ones were handled by distance
         slots, seconds = slots[mask], seconds[mask]
-        if pre is not None:
-            pre = pre[mask]
         if not len(slots):
             continue
         dist: np.ndarray | None = None
@@ -1085,7 +1075,7 @@ def _rank(
             slots, dist, seconds = slots[inside], dist[inside], seconds[inside]
             if not len(slots):
                 continue
-        sims = pre if pre is not None else idx.similarity(q, slots)
+        sims = idx.similarity(q, slots)
         hours = seconds / 3600.0
         time_part = 1.0 - seconds / window_s
         if dist is not None:
@@ -1132,23 +1122,64 @@ def _area_lists(idx: DupIndex, kind: str) -> dict[str, list[int]]:
     return idx.by_town if kind == "town" else idx.by_county
 
 
-def _batch_area_sims(idx: DupIndex, queries: Sequence[Query]) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """For queries that share an area with others in the batch: the area's slots and each query's
-    similarities with them, from one pass over the area's cases (call with the lock held)."""
+def _batch_area_hits(
+    idx: DupIndex, pol: DuplicatesPolicy, queries: Sequence[Query], window_s: float, keep: int
+) -> list[list[_Hit] | None]:
+    """For queries that share an area with others in the batch: their best `keep` hits among the area's cases
+    without coordinates (what `_rank` finds there), all from one pass over the area's cases and one ranking
+    of the (query, case) pairs that pass the text threshold (call with the lock held)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, q in enumerate(queries):
         area = _area_of(q.lat is not None and q.lon is not None, q.town_code, q.county_code)
         if area is not None:
             groups.setdefault(area, []).append(i)
-    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(queries)
+    out: list[list[_Hit] | None] = [None] * len(queries)
+    w = pol.weights
     for (kind, code), members in groups.items():
         if len(members) < 2:
             continue
         slots = idx.slots_in(_area_lists(idx, kind), code)
-        vectors = [idx.model.vector(queries[i].title, queries[i].content) for i in members]
-        sims = idx.similarity_many(vectors, slots)
-        for row, i in enumerate(members):
-            out[i] = (slots, sims[row])
+        sims = idx.similarity_many([idx.model.vector(queries[i].title, queries[i].content) for i in members], slots)
+        for i in members:
+            out[i] = []
+        # Area hits need this much text similarity: most of a busy town drops out before the other filters.
+        row, col = np.nonzero(sims >= pol.min_text_no_coords)
+        if not len(row):
+            continue
+        qs = [queries[i] for i in members]
+        t0 = np.array([_epoch(q.at) for q in qs])[row]
+        has_xy = np.array([q.lat is not None and q.lon is not None for q in qs])[row]
+        no_id = np.iinfo(np.int64).max
+        exclude = np.array([-1 if q.exclude_case_id is None else q.exclude_case_id for q in qs], dtype=np.int64)
+        before = np.array([no_id if q.before_id is None else q.before_id for q in qs], dtype=np.int64)
+        slot = slots[col]
+        ids = idx.ids[slot]
+        seconds = np.abs(idx.t[slot] - t0)
+        # located cases were found by distance (a located query) or are not in an area list at all
+        ok = idx.alive[slot] & (seconds <= window_s) & (ids != exclude[row]) & (ids < before[row])
+        ok &= ~has_xy | np.isnan(idx.lat[slot])
+        prox = pol.same_area_proximity if kind == "town" else pol.same_area_proximity / 2
+        sim = sims[row, col]
+        score = w.text * sim + w.distance * prox + w.time * (1.0 - seconds / window_s)
+        ok &= score >= pol.min_score
+        if len(slots) > keep:
+            # Only each query's best `keep` can be answered: sort only the pairs scoring at least its keep-th
+            # best (ties included); in a busy town thousands pass.
+            best = np.full((len(members), len(slots)), -np.inf)
+            best[row[ok], col[ok]] = score[ok]
+            ok &= score >= -np.partition(-best, keep - 1, axis=1)[:, keep - 1][row]
+        pick = np.flatnonzero(ok)
+        # per query: best score first, then the lowest id; the first `keep` of each
+        order = pick[np.lexsort((ids[pick], -score[pick], row[pick]))]
+        first = np.searchsorted(row[order], row[order])
+        order = order[np.arange(len(order)) - first < keep]
+        for j in order.tolist():
+            member = members[int(row[j])]
+            hits = out[member]
+            assert hits is not None
+            hits.append(
+                _Hit(int(slot[j]), int(ids[j]), float(score[j]), float(sim[j]), None, float(seconds[j]) / 3600.0, kind)
+            )
     return out
 
 
