@@ -35,8 +35,16 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("PINGAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TITLES = ["小区门口垃圾堆放多日无人清运", "路灯损坏夜间出行不便", "夜间施工噪音扰民", "人行道井盖缺失",
-          "小区物业乱收费", "公交站台破损", "农村道路坑洼不平", "占道经营影响通行"]
+TITLES = [
+    "小区门口垃圾堆放多日无人清运",
+    "路灯损坏夜间出行不便",
+    "夜间施工噪音扰民",
+    "人行道井盖缺失",
+    "小区物业乱收费",
+    "公交站台破损",
+    "农村道路坑洼不平",
+    "占道经营影响通行",
+]
 PLACES = ["岳阳楼区五里牌街道", "岳阳县荣家湾镇", "华容县章华镇", "汨罗市归义镇", "平江县汉昌镇", "临湘市长安街道"]
 
 
@@ -82,8 +90,24 @@ def prepare(url: str) -> None:
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PINGAN_BACKGROUND": "0", "PINGAN_RATE_LIMIT": "off"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pingan.cli", "serve", "--db", url, "--port", str(port), "--workers", str(workers),
-         "--no-seed"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "pingan.cli",
+            "serve",
+            "--db",
+            url,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-seed",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 180
     while time.time() < deadline:
         try:
@@ -116,17 +140,30 @@ def _real_matters() -> list[tuple[str, str, str, tuple[float, float] | None]]:
 
 def real_body(i: int, run: str) -> dict[str, Any]:
     title, content, county, point = (m := _real_matters())[i % len(m)]
-    out: dict[str, Any] = {"work_order_no": f"{run}-{i}", "case_type": "投诉", "title": title, "content": content,
-                           "address": f"岳阳市{county}", "caller_name": "测试", "caller_phone": "13812341234"}
+    out: dict[str, Any] = {
+        "work_order_no": f"{run}-{i}",
+        "case_type": "投诉",
+        "title": title,
+        "content": content,
+        "address": f"岳阳市{county}",
+        "caller_name": "测试",
+        "caller_phone": "13812341234",
+    }
     if point is not None:
         out["position"] = {"lon": point[0], "lat": point[1], "crs": "wgs84"}
     return out
 
 
 def body(i: int, run: str) -> dict[str, Any]:
-    return {"work_order_no": f"{run}-{i}", "case_type": "投诉", "title": TITLES[i % len(TITLES)],
-            "content": f"{PLACES[i % len(PLACES)]}{TITLES[i % len(TITLES)]}，请相关部门尽快处理。编号{run}-{i}",
-            "address": PLACES[i % len(PLACES)], "caller_name": "测试", "caller_phone": "13812341234"}
+    return {
+        "work_order_no": f"{run}-{i}",
+        "case_type": "投诉",
+        "title": TITLES[i % len(TITLES)],
+        "content": f"{PLACES[i % len(PLACES)]}{TITLES[i % len(TITLES)]}，请相关部门尽快处理。编号{run}-{i}",
+        "address": PLACES[i % len(PLACES)],
+        "caller_name": "测试",
+        "caller_phone": "13812341234",
+    }
 
 
 class RawClient:
@@ -206,17 +243,23 @@ async def run_single(base: str, token: str, n: int, concurrency: int, run: str) 
     jobs = [(1, json.dumps(body(i, run), ensure_ascii=False).encode()) for i in range(n)]
     latencies, elapsed = await drive(base, token, "/api/v1/intake/hotline_12345", jobs, concurrency, 201)
     latencies.sort()
-    return {"cases_per_s": round(n / elapsed, 1), "p50_ms": round(statistics.median(latencies) * 1000, 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2), "n": n,
-            "concurrency": concurrency}
+    return {
+        "cases_per_s": round(n / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "n": n,
+        "concurrency": concurrency,
+    }
 
 
 async def run_batch(
     base: str, token: str, n: int, size: int, concurrency: int, run: str, make: Callable[[int, str], Any] | None = None
 ) -> dict[str, float]:
     make = make or body
-    jobs = [(min(size, n - k), json.dumps([make(i, run) for i in range(k, min(k + size, n))],
-                                          ensure_ascii=False).encode()) for k in range(0, n, size)]
+    jobs = [
+        (min(size, n - k), json.dumps([make(i, run) for i in range(k, min(k + size, n))], ensure_ascii=False).encode())
+        for k in range(0, n, size)
+    ]
     _, elapsed = await drive(base, token, "/api/v1/intake/hotline_12345/batch", jobs, concurrency, 200)
     return {"cases_per_s": round(n / elapsed, 1), "batch_size": size, "n": n, "concurrency": concurrency}
 
@@ -229,8 +272,9 @@ def bench_one(kind: str, quick: bool, workers: int, concurrency: int) -> dict[st
         port = free_port()
         proc = start_server(url, port, workers)
         base = f"http://127.0.0.1:{port}"
-        token = httpx.post(f"{base}/api/v1/auth/login",
-                           json={"username": "api12345", "password": "Pingan@2026demo"}).json()["token"]
+        token = httpx.post(
+            f"{base}/api/v1/auth/login", json={"username": "api12345", "password": "Pingan@2026demo"}
+        ).json()["token"]
         n_single = 600 if quick else 5000
         n_batch = 4000 if quick else 20000
         asyncio.run(run_single(base, token, 50, 4, "warm"))
@@ -245,8 +289,14 @@ def bench_one(kind: str, quick: bool, workers: int, concurrency: int) -> dict[st
         # The same batches with the real messages: texts of real length (a mean of 230 characters against 40
         # above) spread over the counties, where the synthetic matters repeat 24 texts in 6 towns.
         real = asyncio.run(run_batch(base, token, n_batch // 2, 250, 4 * workers, "r", real_body))
-        return {"single": single, "single_light": light, "batch": batch, "batch_real_texts": real, "workers": workers,
-                "single_vs_batch": round(single["cases_per_s"] / batch["cases_per_s"], 3)}
+        return {
+            "single": single,
+            "single_light": light,
+            "batch": batch,
+            "batch_real_texts": real,
+            "workers": workers,
+            "single_vs_batch": round(single["cases_per_s"] / batch["cases_per_s"], 3),
+        }
     finally:
         if proc is not None:
             proc.terminate()

@@ -16,9 +16,15 @@ def dep_id(session: Session, code: str) -> int:
 
 
 def hotline_body(no: str, **kw: Any) -> dict[str, Any]:
-    body = {"work_order_no": no, "case_type": "投诉", "title": "小区门口垃圾堆放多日无人清运",
-            "content": "岳阳楼区五里牌街道某小区门口垃圾堆放多日，气味很大，请尽快清运。",
-            "address": "岳阳楼区五里牌街道", "caller_name": "张三", "caller_phone": "13812341234"}
+    body = {
+        "work_order_no": no,
+        "case_type": "投诉",
+        "title": "小区门口垃圾堆放多日无人清运",
+        "content": "岳阳楼区五里牌街道某小区门口垃圾堆放多日，气味很大，请尽快清运。",
+        "address": "岳阳楼区五里牌街道",
+        "caller_name": "张三",
+        "caller_phone": "13812341234",
+    }
     body.update(kw)
     return body
 

@@ -27,17 +27,23 @@ BROKEN = {
         "kind: deadlines\nworking_hours: [['08:30','12:00']]\nsign_limit: {amount: 2, unit: work_hours}\n"
         "rules: [{case_type: 投诉, urgency: '*', amount: 13, unit: work_days}]\nurge_at_share: 0.8\n"
         "escalate_after: {amount: 2, unit: work_days}\nextension_max: {amount: 10, unit: work_days}\n",
-        "default rule"),
+        "default rule",
+    ),
     "bad_unit.yaml": (
         "kind: deadlines\nworking_hours: [['08:30','12:00']]\nsign_limit: {amount: 2, unit: fortnights}\n"
         "rules: [{case_type: '*', urgency: '*', amount: 13, unit: work_days}]\nurge_at_share: 0.8\n"
         "escalate_after: {amount: 2, unit: work_days}\nextension_max: {amount: 10, unit: work_days}\n",
-        "sign_limit.unit"),
+        "sign_limit.unit",
+    ),
     "dup_departments.yaml": (
         "kind: departments\ndepartments:\n  - {code: cg, name: 城管局, short_name: 城管}\n"
-        "  - {code: cg, name: 城管局二, short_name: 城管}\n", "duplicate department codes"),
+        "  - {code: cg, name: 城管局二, short_name: 城管}\n",
+        "duplicate department codes",
+    ),
     "bad_satisfaction.yaml": (
-        "kind: satisfaction\nlevels: [满意, 不满意]\nsatisfied: [满意, 超级满意]\nreopen_on: []\n", "超级满意"),
+        "kind: satisfaction\nlevels: [满意, 不满意]\nsatisfied: [满意, 超级满意]\nreopen_on: []\n",
+        "超级满意",
+    ),
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, DateTime, Engine, Integer, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, make_transient, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
 
@@ -205,3 +205,45 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_new(session: Session) -> None:
+    """Write the session's new objects with one executemany INSERT per table, without the unit of work, then
+    let them go (they leave the session, transient: callers read what they need before).
+
+    For a write-only batch (intake: hundreds of new cases and their events, nothing else pending), the unit of
+    work's bookkeeping per object cost a third of the flush. The session's after_flush listeners (KPI facts,
+    page caches) run as after a flush. Anything else pending, or rows of one table that set different
+    columns, go through a plain flush instead.
+    """
+    new = sorted(session.new, key=lambda o: instance_state(o).insert_order or 0)  # ids in the order added
+    if not new:
+        return
+    if session.dirty or session.deleted:
+        session.flush()
+        return
+    by_table: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for obj in new:
+        mapper = inspect(type(obj))
+        state = instance_state(obj)
+        for rel in mapper.relationships:
+            # many-to-one links the ORM would turn into foreign keys at flush time (a link row's case_id)
+            if rel.direction.name == "MANYTOONE" and rel.key in state.dict:
+                target = state.dict[rel.key]
+                for local, remote in rel.local_remote_pairs:
+                    if state.dict.get(local.key) is None and target is not None:
+                        state.dict[local.key] = getattr(target, remote.key)
+        by_table[mapper.local_table].append(
+            {c.key: state.dict[c.key] for c in mapper.column_attrs if c.key in state.dict}
+        )
+    for rows in by_table.values():
+        if any(r.keys() != rows[0].keys() for r in rows):
+            session.flush()
+            return
+    conn = session.connection()
+    for table in Base.metadata.sorted_tables:
+        if table in by_table:
+            conn.execute(table.insert(), by_table[table])
+    session.dispatch.after_flush(session, None)
+    for obj in new:
+        make_transient(obj)

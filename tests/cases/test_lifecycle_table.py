@@ -10,8 +10,16 @@ from pingan.errors import Conflict
 from pingan.orgs.roles import Role
 
 OPEN_WITH_DEPT = {"assigned", "signed", "in_progress"}
-SUPERVISABLE = {"registered", "transfer_pending", "assigned", "signed", "in_progress", "suspended", "feedback",
-                "verified"}
+SUPERVISABLE = {
+    "registered",
+    "transfer_pending",
+    "assigned",
+    "signed",
+    "in_progress",
+    "suspended",
+    "feedback",
+    "verified",
+}
 DESK = {"operator", "dispatcher", "admin"}
 APPROVERS = {"dispatcher", "supervisor", "admin"}
 
@@ -46,8 +54,11 @@ SPEC: dict[str, tuple[set[str], str | None, set[str]]] = {
     "urge": (SUPERVISABLE, None, {"dispatcher", "supervisor", "system"}),
     "supervise": (SUPERVISABLE, None, {"supervisor", "system"}),
     "escalate": (SUPERVISABLE, None, {"supervisor", "system"}),
-    "comment": ({s.value for s in Status}, None,
-                {"operator", "dispatcher", "handler", "grid_worker", "supervisor", "admin"}),
+    "comment": (
+        {s.value for s in Status},
+        None,
+        {"operator", "dispatcher", "handler", "grid_worker", "supervisor", "admin"},
+    ),
 }
 
 

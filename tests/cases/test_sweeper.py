@@ -27,8 +27,15 @@ def _assigned_cases(db, n: int, at, prefix: str, urgency: str = "normal") -> lis
     with session_scope(db.factory) as s:
         cg = dep_id(s, "cg")
         for i in range(n):
-            rec = IntakeRecord(channel="hotline_12345", external_id=f"{prefix}-{i}", case_type="咨询", title="咨询事项",
-                               content="咨询办事流程", urgency=urgency, received_at=at)
+            rec = IntakeRecord(
+                channel="hotline_12345",
+                external_id=f"{prefix}-{i}",
+                case_type="咨询",
+                title="咨询事项",
+                content="咨询办事流程",
+                urgency=urgency,
+                received_at=at,
+            )
             res = pipeline.submit(s, rec, DISPATCHER, at)
             service.act(s, res.case_id, "register", DISPATCHER, at=at)
             service.act(s, res.case_id, "assign", DISPATCHER, ActionInput(department_id=cg), at=at)
@@ -46,8 +53,11 @@ def test_urge_supervise_escalate(db, session) -> None:  # type: ignore[no-untype
     case = session.get(Case, cid)
     assert case.urge_at < case.deadline_at < case.escalate_at
     # Before anything is due: nothing happens.
-    assert sweep_once(db.factory, now=case.sign_deadline_at - timedelta(minutes=1)) == \
-        {"urged": 0, "supervised": 0, "escalated": 0}
+    assert sweep_once(db.factory, now=case.sign_deadline_at - timedelta(minutes=1)) == {
+        "urged": 0,
+        "supervised": 0,
+        "escalated": 0,
+    }
     # Sign deadline passed: urged to sign.
     assert sweep_once(db.factory, now=case.sign_deadline_at + timedelta(minutes=1))["urged"] == 1
     assert sweep_once(db.factory, now=case.sign_deadline_at + timedelta(minutes=2))["urged"] == 0
@@ -55,8 +65,11 @@ def test_urge_supervise_escalate(db, session) -> None:  # type: ignore[no-untype
     assert counts == {"urged": 1, "supervised": 1, "escalated": 0}
     counts = sweep_once(db.factory, now=case.escalate_at + timedelta(minutes=1))
     assert counts["escalated"] == 1
-    assert sweep_once(db.factory, now=case.escalate_at + timedelta(days=5)) == \
-        {"urged": 0, "supervised": 0, "escalated": 0}
+    assert sweep_once(db.factory, now=case.escalate_at + timedelta(days=5)) == {
+        "urged": 0,
+        "supervised": 0,
+        "escalated": 0,
+    }
     assert _actions(session, cid) == ["intake", "register", "assign", "urge", "urge", "supervise", "escalate"]
     session.expire_all()
     case = session.get(Case, cid)
@@ -67,8 +80,13 @@ def test_urge_at_eighty_percent(db, session) -> None:  # type: ignore[no-untyped
     start = utcnow() - timedelta(days=30)
     [cid] = _assigned_cases(db, 1, start, "SW80")
     with session_scope(db.factory) as s:
-        service.act(s, cid, "sign", Actor(id=None, name="h", role=Role.HANDLER,
-                                          department_id=dep_id(s, "cg")), at=start + timedelta(minutes=5))
+        service.act(
+            s,
+            cid,
+            "sign",
+            Actor(id=None, name="h", role=Role.HANDLER, department_id=dep_id(s, "cg")),
+            at=start + timedelta(minutes=5),
+        )
     case = session.get(Case, cid)
     assert sweep_once(db.factory, now=case.urge_at - timedelta(seconds=1))["urged"] == 0
     assert sweep_once(db.factory, now=case.urge_at + timedelta(seconds=1))["urged"] == 1
@@ -104,6 +122,8 @@ def test_two_processes_never_urge_twice(db, session) -> None:  # type: ignore[no
     assert sum(r["urged"] for r in results) == 120
     assert sum(r["supervised"] for r in results) == 120
     per_case = session.execute(
-        select(CaseEvent.case_id, func.count()).where(CaseEvent.case_id.in_(ids), CaseEvent.action == "urge")
-        .group_by(CaseEvent.case_id)).all()
+        select(CaseEvent.case_id, func.count())
+        .where(CaseEvent.case_id.in_(ids), CaseEvent.action == "urge")
+        .group_by(CaseEvent.case_id)
+    ).all()
     assert len(per_case) == 120 and all(n == 1 for _, n in per_case)

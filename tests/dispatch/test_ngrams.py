@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pingan.dispatch import dataset
-from pingan.dispatch import classifier
+from pingan.dispatch import classifier, dataset
 from pingan.dispatch.ngrams import CharGrams, WordGrams
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "messages"

@@ -20,6 +20,7 @@ from pingan.cases.actors import Actor
 from pingan.cases.lifecycle import Status
 from pingan.cases.models import Case
 from pingan.cases.schemas import ActionInput
+from pingan.db import insert_new
 from pingan.dispatch import api as dispatch
 from pingan.dispatch import duplicates
 from pingan.geo import locator
@@ -45,14 +46,14 @@ def submit_many(
     own_transaction: bool = False,
 ) -> list[IntakeResult]:
     """Take many matters in the caller's transaction: one lookup, then each new case is built in memory in its
-    final state (受理, and 立案 + 交办 when dispatched automatically) and the batch is written with one flush.
+    final state (受理, and 立案 + 交办 when dispatched automatically) and the batch is written at once.
 
     A (channel, external id) already stored, or repeated within `items`, answers with the stored case.
     `own_transaction`: the transaction holds nothing but this batch, so a lost (channel, external id) race
     may roll all of it back and start again (no savepoint needed: two statements fewer per batch).
     """
     at = at or utcnow()
-    # Layer versions read once for the batch; no autoflush, so the batch's writes go out in one flush.
+    # Layer versions read once for the batch; no autoflush, so the batch's writes go out together.
     session.info[locator.BATCH_CACHE] = {}
     try:
         with session.no_autoflush:
@@ -110,7 +111,7 @@ def _open_fresh(
 
 def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime) -> list[IntakeResult]:
     """Locate, route and stage the new cases, find their duplicates, dispatch the sure ones, then write all
-    of it with one flush (one multi-row INSERT per table)."""
+    of it at once (one executemany INSERT per table, `db.insert_new`): the new objects leave the session."""
     staged = _stage(session, [rec for rec, _ in items])
     cases = [st.case for st in staged]
     service.stage_cases(session, [(st.case, actor, at, st.data) for st, (_, actor) in zip(staged, items, strict=True)])
@@ -132,7 +133,7 @@ def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: dat
         results = [
             _after_open(session, st.case, rec, actor, st, at) for (rec, actor), st in zip(items, staged, strict=True)
         ]
-        session.flush()
+        insert_new(session)
     except BaseException:
         duplicates.forget(session, [c.id for c in cases])
         raise
