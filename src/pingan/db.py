@@ -251,12 +251,17 @@ def insert_new(session: Session) -> None:
         make_transient(obj)
 
 
+COPY_FROM = 16  # fewer rows go by INSERT: COPY costs a round trip more (a lone case's latency)
+
+
 def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows that all set the same columns. PostgreSQL: COPY, with the columns' own bind processing (JSON,
-    encryption, UTC) and their scalar defaults; a column left out with a computed default takes the INSERT."""
+    """Rows that all set the same columns. PostgreSQL, from `COPY_FROM` rows: COPY, with the columns' own bind
+    processing (JSON, encryption, UTC) and their scalar defaults; a column left out with a computed default
+    takes the INSERT."""
     cols = [table.c[k] for k in rows[0]]
     missing = [c for c in table.c if c.key not in rows[0] and c.default is not None]
-    if conn.dialect.name != "postgresql" or any(not getattr(c.default, "is_scalar", False) for c in missing):
+    computed = any(not getattr(c.default, "is_scalar", False) for c in missing)
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM or computed:
         conn.execute(table.insert(), rows)
         return
     procs = [c.type._cached_bind_processor(conn.dialect) for c in cols]

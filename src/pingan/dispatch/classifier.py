@@ -287,32 +287,37 @@ class RoutingModel:
         pos = np.arange(len(msg)) - np.repeat(np.cumsum(lengths) - lengths - starts, lengths)
         usable = np.flatnonzero(self.usable[idx[pos]])
         msg, cols, vals, seen = msg[usable], idx[pos[usable]], val[pos[usable]], seen[pos[usable]]
-        is_char = cols < len(self.char_vec.idf_)
-        # Words first, then character n-grams: the second phase reads only the messages still short of n
-        # reasons (rare for real texts), so the batch sorts mostly its words.
-        phases = [np.flatnonzero(~is_char), np.flatnonzero(is_char)]
-        for j in range(k):
-            short = np.ones(m_count, dtype=bool)
-            for phase in phases:
-                entries = phase[short[msg[phase]]]
-                push = self.coef[ranked[msg[entries], j], cols[entries]] * vals[entries]
-                sel = np.flatnonzero(push > 0)
-                order = entries[sel[np.lexsort((seen[entries[sel]], -push[sel], msg[entries[sel]]))]]
-                groups = msg[order]
-                bounds = np.searchsorted(groups, np.arange(m_count + 1)).tolist()
-                ordered = cols[order].tolist()
-                for m in np.unique(groups).tolist():
-                    found = out[m][j]
-                    for col in ordered[bounds[m] : bounds[m + 1]]:
-                        if len(found) >= n:
-                            break
-                        name = names[col]
-                        if any(name in o for o in found):
-                            continue
-                        found = [o for o in found if o not in name]
-                        found.append(name)
-                    out[m][j] = found
-                    short[m] = len(found) < n
+        n_char = len(self.char_vec.idf_)
+        # Words first, then character n-grams: the second phase reads only the (message, class) pairs still short
+        # of n reasons (rare for real texts), so the batch sorts mostly its words, all classes in one sort.
+        short = np.ones((m_count, k), dtype=bool)
+        for phase in (np.flatnonzero(cols >= n_char), np.flatnonzero(cols < n_char)):
+            entries = np.repeat(phase, k)
+            cls = np.tile(np.arange(k), len(phase))
+            wanted = np.flatnonzero(short[msg[entries], cls])
+            if not len(wanted):
+                continue
+            entries, cls = entries[wanted], cls[wanted]
+            push = self.coef[ranked[msg[entries], cls], cols[entries]] * vals[entries]
+            sel = np.flatnonzero(push > 0)
+            entries, group, push = entries[sel], msg[entries[sel]] * k + cls[sel], push[sel]
+            order = np.lexsort((seen[entries], -push, group))
+            group = group[order]
+            bounds = np.searchsorted(group, np.arange(m_count * k + 1)).tolist()
+            ordered = cols[entries[order]].tolist()
+            for g in np.unique(group).tolist():
+                m, j = divmod(g, k)
+                found = out[m][j]
+                for col in ordered[bounds[g] : bounds[g + 1]]:
+                    if len(found) >= n:
+                        break
+                    name = names[col]
+                    if any(name in o for o in found):
+                        continue
+                    found = [o for o in found if o not in name]
+                    found.append(name)
+                out[m][j] = found
+                short[m, j] = len(found) < n
         return out
 
     def feature_names(self) -> list[str]:

@@ -33,6 +33,7 @@ class CodeTable:
     probing, in two numpy arrays."""
 
     def __init__(self, codes: np.ndarray, cols: np.ndarray) -> None:
+        self.span = int(cols.max(initial=-1)) + 1  # columns are below this
         self.mask = (1 << max(4, (2 * len(codes)).bit_length())) - 1  # load factor at most one half
         self.keys = np.full(self.mask + 1, _EMPTY, dtype=np.int64)
         self.cols = np.zeros(self.mask + 1, dtype=np.int64)
@@ -99,7 +100,7 @@ def _count_rows(ids: np.ndarray, lengths: np.ndarray, bits: int, lo: int, hi: in
     found = table.lookup(np.concatenate(codes))
     rows = row_of[np.concatenate(starts)]
     hit = found >= 0
-    span = int(table.cols.max(initial=0)) + 1
+    span = table.span
     keys, first, counts = _runs(rows[hit] * span + found[hit])
     return keys // span, keys % span, counts, first
 
