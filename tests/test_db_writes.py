@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from pingan.cases import service
 from pingan.cases.actors import Actor
 from pingan.cases.models import Case, CaseDepartment, CaseEvent
-from pingan.db import insert_new
+from pingan.db import COPY_FROM, insert_new
 from pingan.notify.models import OutboxMessage
 from pingan.orgs.models import Department
 from pingan.orgs.roles import Role
@@ -83,12 +83,14 @@ def test_insert_new_writes_the_objects_and_runs_the_flush_listeners(db: Any) -> 
     with db.session() as session:
         dep = session.scalars(select(Department)).first()
         assert dep is not None
-        cases = _staged(session, 3)
+        cases = _staged(session, COPY_FROM)  # PostgreSQL: COPY for the cases, their events and the messages
         cases[0].departments.append(CaseDepartment(department_id=dep.id, role="lead"))  # case_id from the link
         key = f"t:{uuid.uuid4().hex}"
         payload = {"a": [1, "二"]}
-        # status and attempts left to their defaults
-        session.add(OutboxMessage(dedupe_key=key, kind="notify", recipient="grid:1", payload=payload, created_at=T0))
+        for i in range(COPY_FROM):  # status and attempts left to their defaults
+            session.add(
+                OutboxMessage(dedupe_key=f"{key}{i}", kind="notify", recipient="grid:1", payload=payload, created_at=T0)
+            )
         heard: list[int] = []
 
         def listener(s: Session, _ctx: Any) -> None:
@@ -99,7 +101,7 @@ def test_insert_new_writes_the_objects_and_runs_the_flush_listeners(db: Any) -> 
             insert_new(session)
         finally:
             event.remove(Session, "after_flush", listener)
-        assert heard == [3]  # the listeners saw the new objects, once
+        assert heard == [COPY_FROM]  # the listeners saw the new objects, once
         assert not session.new and all(inspect(c).transient for c in cases)
         session.commit()
         ids = [c.id for c in cases]
@@ -121,7 +123,7 @@ def test_insert_new_writes_the_objects_and_runs_the_flush_listeners(db: Any) -> 
         )
         link = session.scalars(select(CaseDepartment).where(CaseDepartment.case_id == ids[0])).one()
         assert (link.department_id, link.role, link.active) == (dep.id, "lead", True)
-        msg = session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).one()
+        msg = session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == f"{key}7")).one()
         assert (msg.status, msg.attempts, msg.payload, msg.created_at, msg.sent_at) == (
             "pending",
             0,
@@ -152,7 +154,7 @@ def test_insert_new_fails_whole_and_the_savepoint_undoes_it(db: Any) -> None:
         session.commit()
         before = session.scalars(select(Case.id)).all()
         with pytest.raises(IntegrityError), session.begin_nested():
-            _staged(session, 2)
+            _staged(session, 20)  # with the one below, enough rows for COPY on PostgreSQL
             _staged(session, 1, external_id=taken)  # the (channel, external id) of a stored case
             insert_new(session)
         assert not session.new
