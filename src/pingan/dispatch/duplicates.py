@@ -531,9 +531,20 @@ class DupIndex:
         few new cases of a refresh come in one plain round trip instead (a cursor costs three)."""
         n = 0
         q = select(*_COLUMNS).where(where).order_by(Case.id)
-        for row in session.execute(q.execution_options(yield_per=2000) if stream else q):
-            self.add(tuple(row))
-            n += 1
+        rows = session.execute(q.execution_options(yield_per=BULK_VECTORS) if stream else q)
+        for chunk in rows.partitions(BULK_VECTORS):
+            vecs = [self.model.unpack(r[-1]) for r in chunk]
+            todo = [i for i, v in enumerate(vecs) if v is None]
+            # vectors not stored with their cases (written before vectors were, or by another model) are computed
+            # together
+            made = self.model.vectors([(chunk[i][2] or "", chunk[i][3] or "") for i in todo], remember=False)
+            for i, made_vec in zip(todo, made, strict=True):
+                vecs[i] = made_vec
+            self.stats["vectors_stored"] += len(chunk) - len(todo)
+            self.stats["vectors_computed"] += len(todo)
+            for row, vec in zip(chunk, vecs, strict=True):
+                self.add(tuple(row), vec)
+            n += len(chunk)
         return n
 
     def _remember(self, codes: dict[int, str]) -> None:
