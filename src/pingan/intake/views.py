@@ -74,7 +74,8 @@ def _register(channel: str, model: type[BaseModel]) -> None:
         with batcher.for_app(request.app.state).writing:
             # The sign-in check committed its own work: this transaction holds only the batch.
             results = pipeline.submit_many(session, records, own_transaction=True)
-            session.commit()
+        # The commit waits for the disk: the next batch of this process may start meanwhile.
+        session.commit()
         created = sum(r.created for r in results)
         return BatchOut(results=results, created=created, existing=len(results) - created)
 
