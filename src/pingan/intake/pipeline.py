@@ -111,7 +111,7 @@ def _open_fresh(
 
 def _open(session: Session, items: Sequence[tuple[IntakeRecord, Actor]], at: datetime) -> list[IntakeResult]:
     """Locate, route and stage the new cases, find their duplicates, dispatch the sure ones, then write all
-    of it at once (one executemany INSERT per table, `db.insert_new`): the new objects leave the session."""
+    of it at once (one statement per table, `db.insert_new`): the new objects leave the session."""
     staged = _stage(session, [rec for rec, _ in items])
     cases = [st.case for st in staged]
     service.stage_cases(session, [(st.case, actor, at, st.data) for st, (_, actor) in zip(staged, items, strict=True)])
