@@ -45,7 +45,7 @@ def test_counts_equal_scikit_learns_analyzer(ngrams: tuple[int, int]) -> None:
     grams = CharGrams(vec.vocabulary_, ngrams)
     matched = 0
     for text in [*check, *ODD, *fit_on[:50]]:
-        cols, counts = grams.count(text)
+        _, cols, counts, _ = grams.count_rows([text])  # one text alone
         assert (cols.tolist(), counts.tolist()) == _reference(vec, text), text
         matched += len(cols)
     assert matched > 10_000  # the check ran on real n-grams, not on empty rows
@@ -57,7 +57,7 @@ def test_a_vocabulary_too_wide_to_pack_is_refused() -> None:
     with pytest.raises(ValueError):
         CharGrams(wide, (1, 4))
     narrow = CharGrams(wide, (1, 2))  # 2 × 16 fit
-    cols, counts = narrow.count("".join(chr(0x20000 + i) for i in (0, 1, 2, 1, 2)))
+    _, cols, counts, _ = narrow.count_rows(["".join(chr(0x20000 + i) for i in (0, 1, 2, 1, 2))])
     assert cols.tolist() == [0, 1] and counts.tolist() == [1.0, 2.0]
 
 

@@ -151,11 +151,6 @@ class CharGrams:
         ids = self._char_ids("\0".join(folded) + "\0")
         return _count_rows(ids, lengths, self.bits, self.lo, self.hi, self.table)
 
-    def count(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(columns ascending, counts) of one text."""
-        _, cols, counts, _ = self.count_rows([text])
-        return cols, counts
-
 
 class _Ids(dict[str, int]):
     def __missing__(self, key: str) -> int:
