@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import orjson
 from sqlalchemy import JSON, Connection, DateTime, Engine, Integer, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, make_transient, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, UOWTransaction, make_transient, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
 
@@ -227,17 +228,14 @@ def insert_new(session: Session) -> None:
     by_table: defaultdict[Table, list[dict[str, Any]]] = defaultdict(list)
     for obj in new:
         mapper = inspect(type(obj))
-        state = instance_state(obj)
-        for rel in mapper.relationships:
+        columns, links = _layout(mapper)
+        values = instance_state(obj).dict
+        for rel_key, local, remote in links:
             # many-to-one links the ORM would turn into foreign keys at flush time (a link row's case_id)
-            target = state.dict.get(rel.key) if rel.direction.name == "MANYTOONE" else None
-            for local, remote in rel.local_remote_pairs if target is not None else ():
-                key = mapper.get_property_by_column(local).key
-                if state.dict.get(key) is None:
-                    state.dict[key] = getattr(target, rel.mapper.get_property_by_column(remote).key)
-        by_table[mapper.local_table].append(
-            {p.columns[0].key: state.dict[p.key] for p in mapper.column_attrs if p.key in state.dict}
-        )
+            target = values.get(rel_key)
+            if target is not None and values.get(local) is None:
+                values[local] = getattr(target, remote)
+        by_table[mapper.local_table].append({col: values[attr] for attr, col in columns if attr in values})
     for rows in by_table.values():
         if any(r.keys() != rows[0].keys() for r in rows):
             session.flush()
@@ -249,6 +247,20 @@ def insert_new(session: Session) -> None:
     session.dispatch.after_flush(session, None)
     for obj in new:
         make_transient(obj)
+
+
+@cache
+def _layout(mapper: Mapper[Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """A mapper's (attribute, column key) pairs, and its many-to-one links as (relationship, local attribute,
+    the target's attribute)."""
+    columns = [(p.key, p.columns[0].key) for p in mapper.column_attrs]
+    links = [
+        (rel.key, mapper.get_property_by_column(local).key, rel.mapper.get_property_by_column(remote).key)
+        for rel in mapper.relationships
+        if rel.direction.name == "MANYTOONE"
+        for local, remote in rel.local_remote_pairs
+    ]
+    return columns, links
 
 
 COPY_FROM = 16  # fewer rows go by INSERT: COPY costs a round trip more (a lone case's latency)
